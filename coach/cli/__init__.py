@@ -1,0 +1,37 @@
+"""The `coach` command: parses input, calls the core, renders. Each group lives in its own module."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from coach.cli import bank as bank_cli
+from coach.cli.common import console, run_safely
+
+app = typer.Typer(
+    name="coach",
+    help="Rehearse Responsible-AI and AI-ethics interviews offline: question bank, mock interviews, feedback.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode="rich",
+)
+app.add_typer(bank_cli.app, name="bank")
+
+
+def _register() -> None:
+    # Command groups register themselves on import; keeping the imports here avoids import cycles.
+    from coach.cli import grade as grade_cli
+
+    grade_cli.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Entry point for the console script."""
+    run_safely(app, sys.argv[1:])
+
+
+__all__ = ["app", "console", "main"]
