@@ -71,7 +71,7 @@ class Question(_Strict):
     """An interview question with the full guidance a candidate and the grader need."""
 
     id: str = Field(pattern=SLUG, max_length=120)
-    text: str = Field(min_length=10, max_length=2000)
+    text: str = Field(min_length=3, max_length=2000)
     role: str = Field(pattern=SLUG, max_length=60)
     level: Level
     seniority: Seniority | None = None
@@ -83,7 +83,7 @@ class Question(_Strict):
     key_points: tuple[KeyPoint, ...] = Field(min_length=1, max_length=12)
     pitfalls: tuple[Pitfall, ...] = ()
     structure: Structure
-    example_answer: str = Field(min_length=20, max_length=20000)
+    example_answer: str = Field(min_length=2, max_length=20000)
     follow_ups: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
 

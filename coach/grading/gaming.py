@@ -1,0 +1,142 @@
+"""Gaming checks: keyword lists and jumbles, copies of the example answer, text aimed at the grader."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from coach.grading.model import Flag
+from coach.grading.text import Unit, stopword_ratio, words
+
+LIST_UNIT_MIN_WORDS = 8
+LIST_UNIT_STOPWORDS = 0.12
+ANSWER_STOPWORDS = 0.15
+
+_INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (reason, re.compile(pattern, re.IGNORECASE | re.MULTILINE | re.DOTALL))
+    for reason, pattern in (
+        ("tells the reader to ignore its instructions",
+         r"\b(?:ignore|disregard|forget|override|bypass)\b[^.\n]{0,40}\b(?:instructions?|rubric|previous|prior|above|guidelines?|criteria|rules|prompt)\b"),
+        ("asks for a particular score",
+         r"\b(?:give|award|assign|grant|mark|rate|score|grade)\b[^.\n]{0,40}\b(?:5|five|10|ten|100|full|maximum|max|top|perfect|highest)\b[^.\n]{0,20}(?:marks?|score|points?|stars?|rating|/\s*5|out of|grade)"),
+        ("asks for a particular score", r"\b(?:5|five)\s*(?:/|out of)\s*(?:5|five)\b"),
+        ("asks for a particular score", r"\b(?:full|maximum|perfect|top) (?:marks|score|points|rating)\b"),
+        ("addresses an automated grader",
+         r"\b(?:grader|evaluator|assessor|scoring (?:model|system|engine|algorithm)|assessment (?:model|system|engine|ai)|grading (?:model|system|engine|ai)|automated (?:grader|reviewer|assessment|scoring|evaluation|evaluator)|ai (?:grader|judge|evaluator|reviewer|assessor))\b"),
+        ("contains a chat role marker", r"^\s*(?:\[|<|#+\s*)?(?:system|assistant|developer)\s*(?:\]|>|:)"),
+        ("contains a chat role marker", r"<\|im_(?:start|end)\|>|\[/?INST\]|<</?SYS>>|<\|(?:system|user|assistant)\|>"),
+        ("hides text in an HTML comment", r"<!--.*?-->"),
+        ("contains a pre-filled verdict", r"[\"'](?:score|verdict|grade|rating|result)[\"']\s*:\s*[\"']?\w"),
+        ("claims special approval", r"\bpre-?approved\b|\bapproved by the interviewer\b"),
+        ("claims special authority", r"\b(?:i am|i'm|as) (?:the|your) (?:developer|creator|administrator|admin|system owner)\b"),
+        ("asks for special treatment in scoring",
+         r"\baccommodation\b[^.\n]{0,80}\b(?:scor|grad|mark)|\b(?:scor|grad|mark)\w*[^.\n]{0,80}\baccommodation\b"),
+        ("tells the reader to ignore its instructions",
+         r"\b(?:ignore|ignorar|ignora|desconsidere)\b[^.\n]{0,40}\b(?:instru[cç]|regras|reglas|rubrica|r[uú]brica)"),
+        ("asks for a particular score", r"\b(?:nota|pontua[cç][aã]o|puntuaci[oó]n|calificaci[oó]n) m[aá]xima\b"),
+        ("addresses an automated grader", r"\b(?:avaliador|avaliadora|evaluador|evaluadora|corretor)\b"),
+        ("addresses the model directly", r"\byou are (?:now )?(?:a|an|the)\b[^.\n]{0,30}\b(?:grader|evaluator|assistant|model|judge)\b"),
+        ("addresses the model directly", r"\b(?:dear|attention|note (?:to|for)|message (?:to|for)|instructions? (?:to|for)) (?:the )?(?:ai|model|llm|grader|evaluator|assessor|reviewer|marker|scoring)\b"),
+    )
+)
+
+_QUOTED = re.compile(r"\"[^\"\n]{0,200}\"|'[^'\n]{0,200}'|“[^”\n]{0,200}”")
+
+
+def _sentence_around(text: str, start: int, end: int) -> str:
+    left = max(text.rfind(".", 0, start), text.rfind("\n", 0, start)) + 1
+    right_candidates = [i for i in (text.find(".", end), text.find("\n", end)) if i != -1]
+    right = min(right_candidates) + 1 if right_candidates else len(text)
+    snippet = text[left:right].strip()
+    return snippet[:300]
+
+
+def detect_injection(text: str) -> Flag | None:
+    """Text addressed to a grader or model rather than the interviewer."""
+    quoted_spans = [m.span() for m in _QUOTED.finditer(text)]
+    for reason, pattern in _INJECTION_PATTERNS:
+        for match in pattern.finditer(text):
+            # A quoted example of an attack ("we tested 'ignore previous instructions'") is content, not an attack.
+            inside_quotes = any(a <= match.start() and match.end() <= b for a, b in quoted_spans)
+            if inside_quotes and "ignore" in reason:
+                continue
+            return Flag(
+                code="injection_attempt",
+                reason=f"The answer {reason}. Text aimed at an automated grader earns nothing and caps the score.",
+                evidence=_sentence_around(text, match.start(), match.end()),
+            )
+    return None
+
+
+def is_list_unit(unit: Unit) -> bool:
+    """A unit of many words with almost no function words reads as a list of terms, not a sentence."""
+    tokens = words(unit.text)
+    return len(tokens) >= LIST_UNIT_MIN_WORDS and stopword_ratio(tokens) < LIST_UNIT_STOPWORDS
+
+
+def detect_keyword_stuffing(text: str, units: Sequence[Unit]) -> Flag | None:
+    tokens = words(text)
+    if len(tokens) < 10:
+        return None
+    ratio = stopword_ratio(tokens)
+    list_words = sum(u.words for u in units if is_list_unit(u))
+    list_share = list_words / max(1, sum(u.words for u in units))
+    if ratio < ANSWER_STOPWORDS or list_share >= 0.4:
+        evidence = next((u.text for u in units if is_list_unit(u)), units[0].text if units else None)
+        return Flag(
+            code="keyword_stuffing",
+            reason=(
+                "Most of the answer is a list of terms without sentences or reasoning. Key terms only count "
+                "when you use them to explain what you would do and why."
+            ),
+            evidence=(evidence or "")[:300] or None,
+        )
+    return None
+
+
+def _ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:
+    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
+
+
+def detect_jumble(answer: str, reference: str) -> Flag | None:
+    """The reference's own words in a scrambled order (high word overlap, low phrase overlap)."""
+    a, r = words(answer), words(reference)
+    if len(a) < 8 or len(r) < 8:
+        return None
+    ref_vocab = set(r)
+    unigram = sum(t in ref_vocab for t in a) / len(a)
+    a2, r2 = _ngrams(a, 2), _ngrams(r, 2)
+    bigram = len(a2 & r2) / max(1, len(a2))
+    if unigram >= 0.8 and bigram < 0.5:
+        return Flag(
+            code="keyword_stuffing",
+            reason="The answer reuses the example answer's words in a scrambled order; it does not read as sentences.",
+            evidence=answer[:200],
+        )
+    return None
+
+
+def copy_ratio(answer: str, reference: str, n: int = 8) -> float:
+    """Share of the answer's n-word runs that also appear in the reference."""
+    a = words(answer)
+    if len(a) < n:
+        return 0.0
+    runs = [tuple(a[i : i + n]) for i in range(len(a) - n + 1)]
+    ref = _ngrams(words(reference), n)
+    return sum(r in ref for r in runs) / len(runs)
+
+
+def detect_copy(answer: str, reference: str, paraphrased_share: float) -> Flag | None:
+    """A verbatim or lightly paraphrased copy of the example answer."""
+    verbatim = copy_ratio(answer, reference)
+    if verbatim >= 0.35 or paraphrased_share >= 0.6:
+        how = "word for word" if verbatim >= 0.35 else "closely paraphrased"
+        return Flag(
+            code="copied_example",
+            reason=(
+                f"The answer matches the example answer ({how}). Practise in your own words, with your own "
+                "examples; a copy is shown but does not count toward your progress."
+            ),
+            evidence=None,
+        )
+    return None
