@@ -12,13 +12,21 @@ from coach.grading.background import Background, build_background
 from coach.grading.embedders import Embedder, default_embedder
 from coach.grading.engine import Grader
 from coach.grading.model import Grade
+from coach.settings import Settings
 
 _lock = threading.Lock()
 _graders: dict[str, Grader] = {}
 
 
+_shipped: Bank | None = None
+
+
 def shipped_bank() -> Bank:
-    return load_packs([BUILTIN_PACKS])
+    """The shipped packs, parsed once per process."""
+    global _shipped
+    if _shipped is None:
+        _shipped = load_packs([BUILTIN_PACKS])
+    return _shipped
 
 
 def shipped_background(embedder: Embedder) -> Background:
@@ -27,13 +35,18 @@ def shipped_background(embedder: Embedder) -> Background:
     return build_background([(q.text, q.example_answer) for q in bank.questions], embedder)
 
 
-def default_grader(embedder_kind: str | None = None) -> Grader:
-    """One grader per process: loads the model and embeds the background once."""
-    key = embedder_kind or "default"
+def embedding_cache_path(settings: Settings | None = None) -> Path:
+    return (settings or Settings()).home / "cache" / "embeddings.sqlite"
+
+
+def default_grader(settings: Settings | None = None) -> Grader:
+    """One grader per process: loads the model, and embeds the background once per machine (disk cache)."""
+    settings = settings or Settings()
+    key = settings.embedder
     with _lock:
         grader = _graders.get(key)
         if grader is None:
-            embedder = default_embedder(embedder_kind)
+            embedder = default_embedder(settings.embedder, disk_path=embedding_cache_path(settings))
             grader = Grader(embedder, shipped_background(embedder))
             _graders[key] = grader
         return grader

@@ -15,6 +15,7 @@ from coach.bank.schema import Pack, Question
 from coach.errors import NotFound, PackError
 
 BUILTIN_PACKS = Path(__file__).resolve().parent / "packs"
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 PACK_SUFFIXES = (".yaml", ".yml", ".json")
 MAX_PACK_BYTES = 5 * 1024 * 1024
 
@@ -82,6 +83,9 @@ def _describe(error: dict[str, Any]) -> str:
         return _EXPECTED["missing"]
     if kind == "extra_forbidden":
         return _EXPECTED["extra_forbidden"]
+    if kind == "value_error":
+        # Our own validators already say what was wrong and quote the bad value; pydantic adds a prefix.
+        return msg.removeprefix("Value error, ")
     if "input" in error and kind not in ("missing",):
         shown = repr(error["input"])
         if len(shown) > 60:
@@ -127,7 +131,7 @@ def _read_yaml(path: Path) -> Any:
 def parse_yaml_text(text: str, name: str) -> Any:
     """Parse YAML with the safe loader; a syntax error names the line and column."""
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a safe loader, in C when available
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 Level = Literal["beginner", "intermediate", "advanced"]
 Seniority = Literal["junior", "mid", "senior", "lead", "manager", "director"]
@@ -104,15 +104,19 @@ class Question(_Strict):
                 raise ValueError(f"region codes are two capital letters such as BR, ES, EU, US; got {code!r}")
         return region
 
-    @model_validator(mode="after")
-    def _ids_unique_within_question(self) -> Question:
-        for label, items in (("key_points", self.key_points), ("pitfalls", self.pitfalls)):
-            seen: set[str] = set()
-            for item in items:
-                if item.id in seen:
-                    raise ValueError(f"{label} id {item.id!r} appears twice in this question")
-                seen.add(item.id)
-        return self
+    @field_validator("key_points", "pitfalls")
+    @classmethod
+    def _ids_unique_within_question(
+        cls, items: tuple[KeyPoint, ...] | tuple[Pitfall, ...], info: ValidationInfo
+    ) -> tuple[KeyPoint, ...] | tuple[Pitfall, ...]:
+        # A field validator (not a model validator) so the error is reported against the list's own field.
+        label = "key point" if info.field_name == "key_points" else "pitfall"
+        seen: set[str] = set()
+        for item in items:
+            if item.id in seen:
+                raise ValueError(f"{label} id {item.id!r} appears twice in this question; give each {label} its own id")
+            seen.add(item.id)
+        return items
 
     @property
     def role_title(self) -> str:

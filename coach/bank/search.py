@@ -74,9 +74,14 @@ def _document(q: Question) -> str:
 
 def bm25_scores(query: str, docs: Sequence[str], k1: float = 1.4, b: float = 0.75) -> list[float]:
     """Okapi BM25 of `query` against each document."""
+    return _bm25(query, docs, k1, b)[0]
+
+
+def _bm25(query: str, docs: Sequence[str], k1: float = 1.4, b: float = 0.75) -> tuple[list[float], float]:
+    """BM25 scores plus the query's ceiling: the score of a document that matched every query term fully."""
     tokenised = [tokens(d) for d in docs]
     if not tokenised:
-        return []
+        return [], 0.0
     avg = sum(len(t) for t in tokenised) / len(tokenised) or 1.0
     df: Counter[str] = Counter()
     for t in tokenised:
@@ -94,7 +99,9 @@ def bm25_scores(query: str, docs: Sequence[str], k1: float = 1.4, b: float = 0.7
             tf = counts[term]
             score += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(t) / avg))
         scores.append(score)
-    return scores
+    # Each term contributes less than idf * (k1 + 1), so this bounds every score from above.
+    ceiling = sum(math.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5)) * (k1 + 1) for term in terms if df[term])
+    return scores, ceiling
 
 
 @dataclass(frozen=True)
@@ -116,9 +123,10 @@ def search(
     if not entries:
         return []
     docs = [_document(e.question) for e in entries]
-    lexical = bm25_scores(query, docs)
-    top = max(lexical) or 1.0
-    lexical_norm = [s / top for s in lexical]
+    lexical, ceiling = _bm25(query, docs)
+    # Scale by what the query could score, not by the best document: dividing by the best match made a
+    # weak match on common words (e.g. "model") count as a perfect 1.0 and bury closer meanings.
+    lexical_norm = [min(s / ceiling, 1.0) if ceiling else 0.0 for s in lexical]
     if embedder is not None:
         vectors = embedder.embed_batch([query] + [e.question.text for e in entries])
         semantic = [float(x) for x in vectors[1:] @ vectors[0]]

@@ -199,13 +199,57 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-class CachedEmbedder:
-    """Wraps an embedder with an LRU cache keyed by the SHA-256 of each text."""
+class DiskCache:
+    """Vectors on disk (SQLite), keyed by model id and text hash: computed once per machine, not per run."""
 
-    def __init__(self, inner: Embedder, max_items: int = 50_000) -> None:
+    def __init__(self, path: Path, model_id: str) -> None:
+        import sqlite3
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.model = model_id
+        self._conn = sqlite3.connect(str(path), timeout=10, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS vectors (model TEXT NOT NULL, key TEXT NOT NULL, vec BLOB NOT NULL, "
+            "PRIMARY KEY (model, key))"
+        )
+        self._conn.commit()
+        self._lock = threading.Lock()
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                chunk = list(keys[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                rows = self._conn.execute(
+                    f"SELECT key, vec FROM vectors WHERE model = ? AND key IN ({marks})",  # noqa: S608 - placeholders only
+                    [self.model, *chunk],
+                ).fetchall()
+                for key, blob in rows:
+                    found[key] = np.frombuffer(blob, dtype=np.float32).copy()
+        return found
+
+    def put_many(self, items: dict[str, np.ndarray]) -> None:
+        if not items:
+            return
+        with self._lock:
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO vectors (model, key, vec) VALUES (?, ?, ?)",
+                [(self.model, k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()],
+            )
+            self._conn.commit()
+
+
+class CachedEmbedder:
+    """Wraps an embedder with an LRU cache keyed by the SHA-256 of each text (and an optional disk cache)."""
+
+    def __init__(self, inner: Embedder, max_items: int = 50_000, disk: DiskCache | None = None) -> None:
         self.inner = inner
         self.id = inner.id
         self.max_items = max_items
+        self.disk = disk
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
@@ -228,8 +272,17 @@ class CachedEmbedder:
                 else:
                     missing.setdefault(key, text)
                 result.append(vec)
+        if missing and self.disk is not None:
+            stored = self.disk.get_many(list(missing))
+            with self._lock:
+                for key, vec in stored.items():
+                    self._cache[key] = vec
+                    missing.pop(key, None)
+                result = [r if r is not None else self._cache.get(k) for r, k in zip(result, keys)]
         if missing:
             fresh = self.inner.embed_batch(list(missing.values()))
+            if self.disk is not None:
+                self.disk.put_many(dict(zip(missing, fresh)))
             with self._lock:
                 for key, vec in zip(missing, fresh):
                     self._cache[key] = vec
@@ -251,17 +304,22 @@ _DEFAULT: CachedEmbedder | None = None
 _DEFAULT_LOCK = threading.Lock()
 
 
-def default_embedder(kind: str | None = None) -> CachedEmbedder:
-    """The process-wide embedder, loaded once: `numpy` (default) or `sentence-transformers`."""
+def make_embedder(kind: str | None = None) -> Embedder:
+    """A fresh embedder: `numpy` (default, no torch) or `sentence-transformers` (the reference)."""
+    choice = (kind or os.environ.get("COACH_EMBEDDER") or "numpy").lower()
+    if choice in ("numpy", "minilm", "default"):
+        return MiniLMEmbedder()
+    if choice in ("sentence-transformers", "torch"):
+        return SentenceTransformerEmbedder()
+    raise CoachError(f"Unknown embedder {choice!r}; use `numpy` or `sentence-transformers`.")
+
+
+def default_embedder(kind: str | None = None, disk_path: Path | None = None) -> CachedEmbedder:
+    """The process-wide embedder, loaded once, with an in-memory cache (and a disk cache when given)."""
     global _DEFAULT
     with _DEFAULT_LOCK:
         if _DEFAULT is None:
-            choice = (kind or os.environ.get("COACH_EMBEDDER") or "numpy").lower()
-            if choice in ("numpy", "minilm", "default"):
-                inner: Embedder = MiniLMEmbedder()
-            elif choice in ("sentence-transformers", "torch"):
-                inner = SentenceTransformerEmbedder()
-            else:
-                raise CoachError(f"Unknown embedder {choice!r}; use `numpy` or `sentence-transformers`.")
-            _DEFAULT = CachedEmbedder(inner)
+            inner = make_embedder(kind)
+            disk = DiskCache(disk_path, inner.id.rsplit("/", 1)[0]) if disk_path else None
+            _DEFAULT = CachedEmbedder(inner, disk=disk)
         return _DEFAULT

@@ -1,0 +1,187 @@
+"""Open a database: the engine, its connection settings, and the schema check or upgrade on open."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session
+
+from coach.errors import StorageError
+from coach.settings import Settings
+from coach.storage import migrate
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+# Applied to every SQLite connection; see RELIABILITY.md section 4.2 for why each one is here.
+SQLITE_PRAGMAS = (
+    ("journal_mode", "WAL"),
+    ("synchronous", "FULL"),
+    ("busy_timeout", str(BUSY_TIMEOUT_MS)),
+    ("foreign_keys", "ON"),
+    ("secure_delete", "ON"),
+)
+_BEGIN_OPTION = "coach_sqlite_begin"
+
+
+class Database:
+    """An engine and sessions for one database URL. `write()` and `read()` are the only ways in."""
+
+    def __init__(self, url: str | URL, *, echo: bool = False) -> None:
+        self.url = make_url(url)
+        self.path: Path | None = None
+        if self.is_sqlite:
+            self.path = _sqlite_path(self.url)
+            _prepare_sqlite_file(self.path)
+            self.engine: Engine = create_engine(
+                self.url,
+                echo=echo,
+                pool_size=8,
+                max_overflow=32,
+                connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            )
+            event.listen(self.engine, "connect", _on_sqlite_connect)
+            event.listen(self.engine, "begin", _on_sqlite_begin)
+        else:
+            self.engine = create_engine(self.url, echo=echo, pool_pre_ping=True)
+        # Same pool and events; only the BEGIN differs (IMMEDIATE takes SQLite's write lock up front, so a
+        # transaction that reads and then writes cannot fail with "database is locked" halfway through).
+        self.write_engine = self.engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+    @property
+    def display_url(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session in a write transaction: committed on a clean exit, rolled back on an exception."""
+        with (
+            _translate_errors("write"),
+            Session(self.write_engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            session.connection()  # begin now, so the write lock is held before the first read
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reads; whatever it changes is rolled back."""
+        with _translate_errors("read"), Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    def checkpoint(self) -> bool:
+        """Fold the SQLite WAL into the database file and truncate it; False if readers kept it from finishing."""
+        if not self.is_sqlite:
+            return True
+        with _translate_errors("checkpoint"), self.engine.connect() as conn:
+            busy, _log_frames, _done = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        if busy:
+            log.warning("WAL checkpoint of %s did not finish: another connection was reading", self.path)
+        return not busy
+
+    def schema_revision(self) -> str | None:
+        with _translate_errors("read"), self.engine.connect() as conn:
+            return migrate.current_revision(conn)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({self.display_url!r})"
+
+
+def open_database(settings: Settings) -> Database:
+    """Open the configured database: SQLite upgrades itself to head; PostgreSQL must already be at head."""
+    db = Database(settings.resolved_database_url)
+    try:
+        if db.is_sqlite:
+            migrate.upgrade_database(db)
+        else:
+            migrate.ensure_current(db)
+    except BaseException:
+        db.dispose()
+        raise
+    return db
+
+
+def upgrade(url: str | URL) -> str:
+    """Upgrade the database at `url` to the newest schema (`coach db upgrade`); returns the revision."""
+    db = Database(url)
+    try:
+        return migrate.upgrade_database(db)
+    finally:
+        db.dispose()
+
+
+def _sqlite_path(url: URL) -> Path:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        raise StorageError(
+            f"SQLite needs a database file, not {url.render_as_string(hide_password=True)!r}; "
+            "leave COACH_DATABASE_URL empty to use HOME/coach.db or give sqlite:////path/to/coach.db."
+        )
+    return Path(database).expanduser().absolute()
+
+
+def _prepare_sqlite_file(path: Path) -> None:
+    """Create the folder (0700) and the file (0600) ourselves: SQLite gives -wal/-shm the file's mode."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+        path.parent.chmod(0o700)  # mkdir's mode is filtered by the umask
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
+        path.chmod(0o600)
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's begin event emit BEGIN instead of the sqlite3 module's own half-transactions.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        for name, value in SQLITE_PRAGMAS:
+            cursor.execute(f"PRAGMA {name}={value}")
+            cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def _on_sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql(conn.get_execution_options().get(_BEGIN_OPTION, "BEGIN"))
+
+
+@contextmanager
+def _translate_errors(action: str) -> Iterator[None]:
+    try:
+        yield
+    except exc.OperationalError as error:
+        raise StorageError(_explain(action, error)) from error
+
+
+def _explain(action: str, error: exc.OperationalError) -> str:
+    detail = str(error.orig) if error.orig is not None else str(error)
+    lowered = detail.lower()
+    kept = "nothing from this request was saved" if action == "write" else "nothing was changed"
+    if "locked" in lowered or "busy" in lowered:
+        hint = f"another process held the database for more than {BUSY_TIMEOUT_MS // 1000} s; try again"
+    elif "full" in lowered:
+        hint = "the disk or the database is full; free some space and try again"
+    elif "readonly" in lowered or "read-only" in lowered:
+        hint = "the database file or its folder is read-only; check the permissions of the coach home folder"
+    else:
+        hint = "check that the database server is reachable and the file is intact"
+    return f"The database failed a {action} ({detail}); {kept}. Fix: {hint}."
