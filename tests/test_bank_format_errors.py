@@ -125,9 +125,7 @@ def test_it_names_the_file_question_and_field_of_a_bad_question(tmp_path, mutate
         assert phrase in message, f"{phrase!r} missing from: {message}"
 
 
-@pytest.mark.parametrize(
-    "mutate", [case[1] for case in FIELD_CASES], ids=[case[0] for case in FIELD_CASES]
-)
+@pytest.mark.parametrize("mutate", [case[1] for case in FIELD_CASES], ids=[case[0] for case in FIELD_CASES])
 def test_its_messages_do_not_leak_validator_internals(tmp_path, mutate):
     question = valid_question()
     mutate(question)
@@ -179,9 +177,7 @@ def test_it_rejects_an_empty_file_and_says_what_a_pack_holds(tmp_path, text):
     assert "`questions`" in message
 
 
-@pytest.mark.parametrize(
-    ("text", "kind"), [("just a sentence\n", "str"), ("42\n", "int")], ids=["string", "number"]
-)
+@pytest.mark.parametrize(("text", "kind"), [("just a sentence\n", "str"), ("42\n", "int")], ids=["string", "number"])
 def test_it_rejects_a_file_that_is_not_a_mapping(tmp_path, text, kind):
     path = tmp_path / "scalar.yaml"
     path.write_text(text, encoding="utf-8")

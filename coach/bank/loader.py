@@ -230,7 +230,7 @@ def _slug(text: str) -> str:
 
 
 def pack_files(paths: Iterable[Path]) -> list[Path]:
-    """Expand folders into their YAML files, sorted; files are kept as given."""
+    """Expand folders into their YAML files, sorted; files are kept as given, each file once."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -239,7 +239,14 @@ def pack_files(paths: Iterable[Path]) -> list[Path]:
             found.append(path)
         else:
             raise PackError(f"{path}: no such file or folder.")
-    return found
+    # The same folder can arrive twice (COACH_PACKS_DIR and --packs); reading a file twice is not a clash.
+    seen: set[Path] = set()
+    unique: list[Path] = []
+    for path in found:
+        if path.resolve() not in seen:
+            seen.add(path.resolve())
+            unique.append(path)
+    return unique
 
 
 def load_packs(paths: Iterable[Path]) -> Bank:

@@ -43,17 +43,20 @@ def run_devset(root: Path) -> dict[str, Any]:
     return report.figures()
 
 
-def signal(grade: Any) -> float:
-    """The continuous value thresholds are fitted on: key-point coverage, zero for gaming answers."""
+def signal(grade: Any, alternatives: list[float] | None = None) -> float:
+    """The value thresholds are fitted on: the reference match (best over all references), zero for gaming."""
     if any(f.code in GAMING for f in grade.flags):
         return 0.0
-    return float(grade.coverage)
+    match = float(grade.relevance.get("reference_match", grade.coverage))
+    return max([match, *(alternatives or [])])
 
 
 def grade_reference_rows(rows: list[dict[str, Any]], label: str = "grading") -> list[float]:
     from coach.api import default_grader
     from coach.errors import CoachError
+    from coach.grading.engine import reference_match
     from coach.grading.rubric import reference_question
+    from coach.grading.text import normalise as g_answer_text
 
     grader = default_grader()
     questions: dict[tuple[str, str], Any] = {}
@@ -67,8 +70,14 @@ def grade_reference_rows(rows: list[dict[str, Any]], label: str = "grading") -> 
                     raise InvalidInput("Every row needs `question` and `reference_answer`.")
                 questions[key] = reference_question(key[0], key[1], question_id=row.get("question_id"))
             try:
-                g = grader.grade(questions[key], str(row.get("answer", "")), reference_only=True)
-                values.append(signal(g))
+                answer = str(row.get("answer", ""))
+                g = grader.grade(questions[key], answer, reference_only=True)
+                others = [
+                    reference_match(grader.embedder, key[0], g_answer_text(answer), str(ref.get("text", "")))
+                    for ref in row.get("reference_answers") or []
+                    if str(ref.get("text", "")).strip() and str(ref.get("text", "")).strip() != key[1].strip()
+                ]
+                values.append(signal(g, others))
             except CoachError:
                 values.append(0.0)  # empty or unreadable answers earn nothing, as a human marker would say
             advance(1)

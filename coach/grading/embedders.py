@@ -210,6 +210,8 @@ class DiskCache:
         self.model = model_id
         self._conn = sqlite3.connect(str(path), timeout=10, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
+        # A cache can be rebuilt, so it skips fsync: a crash loses at most recent entries, never correctness.
+        self._conn.execute("PRAGMA synchronous=OFF")
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS vectors (model TEXT NOT NULL, key TEXT NOT NULL, vec BLOB NOT NULL, "
             "PRIMARY KEY (model, key))"

@@ -228,9 +228,11 @@ def grade(
     injection = gaming.detect_injection(text)
     if injection:
         flags.append(injection)
-    stuffing = gaming.detect_keyword_stuffing(text, units)
-    if stuffing is None and not reference_only:
-        stuffing = gaming.detect_jumble(text, question.example_answer)
+    stuffing = gaming.detect_keyword_stuffing(text, units, min_words=4 if reference_only else 10)
+    if stuffing is None:
+        stuffing = gaming.detect_jumble(text, question.example_answer, short=reference_only)
+    if stuffing is None and reference_only:
+        stuffing = gaming.detect_keyword_run(units, question.example_answer, question.text)
     if stuffing:
         flags.append(stuffing)
     if not reference_only and rubric.example_units and len(units) >= 2:
@@ -268,6 +270,11 @@ def grade(
     specificity = assess_specificity(relevant)
     delivery = assess_delivery(text, units, repeated, seconds)
 
+    match = reference_match(embedder, question.text, text, question.example_answer) if reference_only else None
+    if match is not None:
+        # Short reference answers: the key points are clauses of one sentence, so the whole-answer match
+        # (question words demoted) carries as much weight as clause coverage.
+        coverage = 0.5 * coverage + 0.5 * float(np.clip((match - 0.2) / 0.5, 0.0, 1.0))
     score = _score(coverage, specificity.score, structure.complete, structure.expected, len(pitfall_results))
     for flag in flags:
         cap = SCORE_CAPS.get(flag.code)
@@ -285,6 +292,7 @@ def grade(
             "example_answer": round(example_sim, 4),
             "background_margin": round(q_margin + e_margin, 4),
             "vocabulary": round(vocabulary, 4),
+            **({"reference_match": round(match, 4)} if match is not None else {}),
         },
         key_points=tuple(results),
         pitfalls=tuple(pitfall_results),
@@ -296,6 +304,35 @@ def grade(
         engine=Engine(version=ENGINE_VERSION, embedder=getattr(embedder, "id", type(embedder).__name__)),
         reference_only=reference_only,
     )
+
+
+def _demote(text: str, question_stems: set[str]) -> str:
+    kept = [w for w in words(text) if w[:5] not in question_stems]
+    return " ".join(kept) or "nothing"
+
+
+def reference_match(embedder: Embedder, question_text: str, answer: str, reference: str) -> float:
+    """How well a short answer matches a reference answer, with the question's own words demoted.
+
+    Words the question already contains are no evidence that the answer is right (restating the question
+    earns nothing), so they are removed before comparing (question demoting, as in Sultan et al. 2016).
+    The result averages three views: plain cosine, cosine of the demoted texts, and the share of the
+    reference's demoted content words that the answer uses.
+    """
+    question_stems = {w[:5] for w in content_words(question_text)}
+    vectors = embedder.embed_batch(
+        [answer, reference, _demote(answer, question_stems), _demote(reference, question_stems)]
+    )
+    plain = float(vectors[0] @ vectors[1])
+    demoted = float(vectors[2] @ vectors[3])
+    ref_words = {w[:5] for w in content_words(reference)} - question_stems
+    ans_words = {w[:5] for w in content_words(answer)} - question_stems
+    if ref_words:
+        recall = len(ref_words & ans_words) / len(ref_words)
+    else:
+        all_ref = {w[:5] for w in content_words(reference)}
+        recall = len(all_ref & {w[:5] for w in content_words(answer)}) / max(1, len(all_ref))
+    return (plain + demoted + recall) / 3
 
 
 def lexical_share(text: str, question: Question) -> float:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 
 from coach.grading.model import Flag
-from coach.grading.text import Unit, stopword_ratio, words
+from coach.grading.text import ENGLISH_STOPWORDS, Unit, stopword_ratio, words
 
 LIST_UNIT_MIN_WORDS = 8
 LIST_UNIT_STOPWORDS = 0.12
@@ -74,9 +74,9 @@ def is_list_unit(unit: Unit) -> bool:
     return len(tokens) >= LIST_UNIT_MIN_WORDS and stopword_ratio(tokens) < LIST_UNIT_STOPWORDS
 
 
-def detect_keyword_stuffing(text: str, units: Sequence[Unit]) -> Flag | None:
+def detect_keyword_stuffing(text: str, units: Sequence[Unit], min_words: int = 10) -> Flag | None:
     tokens = words(text)
-    if len(tokens) < 10:
+    if len(tokens) < min_words:
         return None
     ratio = stopword_ratio(tokens)
     list_words = sum(u.words for u in units if is_list_unit(u))
@@ -94,20 +94,93 @@ def detect_keyword_stuffing(text: str, units: Sequence[Unit]) -> Flag | None:
     return None
 
 
+KEYWORD_RUN = 4
+
+
+def detect_keyword_run(units: Sequence[Unit], reference: str, question: str) -> Flag | None:
+    """A run of the reference's content words tacked onto an answer ("... topaz hardest tools scratch")."""
+    ref_vocab = {w[:5] for w in words(reference) if w not in ENGLISH_STOPWORDS}
+    question_vocab = {w[:5] for w in words(question)}
+    for unit in units:
+        tokens = words(unit.text)
+        run: list[str] = []
+        for token in [*tokens, "the"]:
+            if token not in ENGLISH_STOPWORDS:
+                run.append(token)
+                continue
+            if len(run) >= KEYWORD_RUN:
+                from_reference = sum(t[:5] in ref_vocab or t[:5] in question_vocab for t in run)
+                if from_reference >= 0.75 * len(run):
+                    return Flag(
+                        code="keyword_stuffing",
+                        reason="The answer strings key terms together without a sentence that uses them.",
+                        evidence=" ".join(run)[:200],
+                    )
+            run = []
+    return None
+
+
 def _ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:
     return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
 
 
-def detect_jumble(answer: str, reference: str) -> Flag | None:
-    """The reference's own words in a scrambled order (high word overlap, low phrase overlap)."""
+_DET = {"the", "an"}  # not "a": short answers name things "bulb a", "terminal a"
+_PREP = {"of", "in", "on", "at", "by", "for", "with", "to", "from", "into", "than"}
+_CONJ = {"and", "or", "but"}
+_AUX = {"is", "are", "was", "were", "be", "been", "can", "will", "would", "could", "should", "does", "do", "has", "have"}
+_FUNCTION = _DET | _PREP | _CONJ
+_BAD_END = _FUNCTION | _AUX | {"when", "that", "because", "if", "which", "while", "then", "so", "not"}
+
+
+def _word_salad_marks(text: str, tokens: list[str]) -> int:
+    """Places where word order breaks English: 'the are', 'of and', a sentence ending in 'the'."""
+    marks = 0
+    for x, y in zip(tokens, tokens[1:]):
+        if (x in _DET and (y in _FUNCTION or y in _AUX)) or (x in _PREP and y in (_PREP | _CONJ)) or (x in _CONJ and y in _CONJ):
+            marks += 1
+    if tokens and tokens[0] in (_CONJ | {"by", "of", "than", "is", "are", "was", "were"}):
+        marks += 1
+    if tokens and tokens[-1] in _BAD_END:
+        marks += 1
+    if re.search(r"\.\s+[a-z]", text):
+        marks += 1
+    return marks
+
+
+def _local_order(answer: list[str], reference: list[str]) -> float:
+    """Share of neighbouring shared words that keep their order and closeness from the reference."""
+    positions: dict[str, list[int]] = {}
+    for k, w in enumerate(reference):
+        positions.setdefault(w, []).append(k)
+    shared = [i for i, w in enumerate(answer) if w in positions]
+    pairs = kept = 0
+    for a, b in zip(shared, shared[1:]):
+        if b - a > 3:
+            continue
+        pairs += 1
+        if any(0 < pb - pa <= 3 for pa in positions[answer[a]] for pb in positions[answer[b]]):
+            kept += 1
+    return kept / pairs if pairs else 1.0
+
+
+def detect_jumble(answer: str, reference: str, *, short: bool = False) -> Flag | None:
+    """The reference's own words in a scrambled order: heavy word reuse with broken order or grammar.
+
+    For short reference answers (a sentence or two) the order and grammar marks are reliable; for long
+    interview answers, where any text has a few odd joins, phrase overlap with the reference decides.
+    """
     a, r = words(answer), words(reference)
-    if len(a) < 8 or len(r) < 8:
+    if len(a) < (4 if short else 8) or len(r) < (4 if short else 8):
         return None
     ref_vocab = set(r)
-    unigram = sum(t in ref_vocab for t in a) / len(a)
-    a2, r2 = _ngrams(a, 2), _ngrams(r, 2)
-    bigram = len(a2 & r2) / max(1, len(a2))
-    if unigram >= 0.8 and bigram < 0.5:
+    reuse = sum(t in ref_vocab for t in a) / len(a)
+    recall = len(set(a) & ref_vocab) / len(ref_vocab)
+    if short:
+        scrambled = reuse >= 0.8 and recall >= 0.6 and (_local_order(a, r) < 0.5 or _word_salad_marks(answer, a) >= 1)
+    else:
+        a2, r2 = _ngrams(a, 2), _ngrams(r, 2)
+        scrambled = reuse >= 0.8 and len(a2 & r2) / max(1, len(a2)) < 0.5
+    if scrambled:
         return Flag(
             code="keyword_stuffing",
             reason="The answer reuses the example answer's words in a scrambled order; it does not read as sentences.",

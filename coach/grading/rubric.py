@@ -31,8 +31,8 @@ def is_reference_only(data: dict[str, object]) -> bool:
 
 
 def _slug(text: str, n: int) -> str:
-    base = "-".join(content_words(text)[:4]) or "point"
-    return f"ref-{n}-{base}"[:60]
+    base = "-".join(re.sub(r"[^a-z0-9]+", "", w) for w in content_words(text)[:4]) or "point"
+    return re.sub(r"-+", "-", f"ref-{n}-{base}")[:60].strip("-")
 
 
 def derive_key_points(reference: str, max_points: int = 7) -> tuple[KeyPoint, ...]:
@@ -46,8 +46,18 @@ def derive_key_points(reference: str, max_points: int = 7) -> tuple[KeyPoint, ..
             clauses.extend(p for p in parts if len(words(p)) >= 3)
         else:
             clauses.append(unit)
+    # Fragments ("2:", "Yes.") are not ideas of their own: fold them into a neighbour.
+    merged: list[str] = []
+    for clause in clauses:
+        if merged and len(content_words(clause)) < 2:
+            merged[-1] = merged[-1] + " " + clause
+        elif not merged or len(content_words(merged[-1])) >= 2:
+            merged.append(clause)
+        else:
+            merged[-1] = merged[-1] + " " + clause
+    clauses = [c for c in merged if len(c.strip()) >= 3]
     if not clauses:
-        clauses = [reference.strip()]
+        clauses = [reference.strip() if len(reference.strip()) >= 3 else f"Answer: {reference.strip()}"]
     if len(clauses) > max_points:
         # Merge neighbours so the longest pieces survive; order is kept.
         while len(clauses) > max_points:

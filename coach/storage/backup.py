@@ -82,7 +82,8 @@ def restore(src: Path, db_path: Path) -> Path:
 
 
 def integrity_check(db: Database) -> list[str]:
-    """Problems found in the database (empty when sound): corruption, broken references, schema, file modes."""
+    """Problems found in the database (empty when sound): schema revision, and on SQLite corruption,
+    rows pointing at missing rows, and files other users can read."""
     problems: list[str] = []
     head = migrate.head_revision()
     revision = db.schema_revision()
@@ -94,10 +95,9 @@ def integrity_check(db: Database) -> list[str]:
         raw: Any = conn.connection.driver_connection
         problems += _sqlite_problems(raw)
     assert db.path is not None
-    for path in (db.path, db.path.parent):
+    for path in (db.path, *(db.path.with_name(db.path.name + suffix) for suffix in ("-wal", "-shm"))):
         if path.exists() and path.stat().st_mode & 0o077:
-            mode = "700" if path.is_dir() else "600"
-            problems.append(f"{path} can be read by other users; run `chmod {mode} {path}`")
+            problems.append(f"{path} can be read by other users; run `chmod 600 {path}`")
     return problems
 
 

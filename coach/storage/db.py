@@ -32,7 +32,7 @@ _BEGIN_OPTION = "coach_sqlite_begin"
 
 
 class Database:
-    """An engine and sessions for one database URL. `write()` and `read()` are the only ways in."""
+    """An engine and sessions for one database URL; repository code goes through `write()` and `read()`."""
 
     def __init__(self, url: str | URL, *, echo: bool = False) -> None:
         self.url = make_url(url)
@@ -50,7 +50,8 @@ class Database:
             event.listen(self.engine, "connect", _on_sqlite_connect)
             event.listen(self.engine, "begin", _on_sqlite_begin)
         else:
-            self.engine = create_engine(self.url, echo=echo, pool_pre_ping=True)
+            # The web app runs sync routes in a thread pool of 40; room for them without queueing for long.
+            self.engine = create_engine(self.url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=30)
         # Same pool and events; only the BEGIN differs (IMMEDIATE takes SQLite's write lock up front, so a
         # transaction that reads and then writes cannot fail with "database is locked" halfway through).
         self.write_engine = self.engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
@@ -76,19 +77,18 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reads; whatever it changes is rolled back."""
+        """A session for reads; never committed (closing it returns the connection, rolled back, to the pool
+        and leaves the loaded rows readable)."""
         with _translate_errors("read"), Session(self.engine, expire_on_commit=False) as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     def checkpoint(self) -> bool:
         """Fold the SQLite WAL into the database file and truncate it; False if readers kept it from finishing."""
         if not self.is_sqlite:
             return True
         with _translate_errors("checkpoint"), self.engine.connect() as conn:
-            busy, _log_frames, _done = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            raw: Any = conn.connection.driver_connection  # outside any transaction, or it cannot finish
+            busy, _log_frames, _done = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         if busy:
             log.warning("WAL checkpoint of %s did not finish: another connection was reading", self.path)
         return not busy
@@ -172,16 +172,29 @@ def _translate_errors(action: str) -> Iterator[None]:
         raise StorageError(_explain(action, error)) from error
 
 
+_HINTS = (
+    ("full", "the disk or the database is full; free some space and try again"),
+    ("locked", f"another process held the database for more than {BUSY_TIMEOUT_MS // 1000} s; try again"),
+    ("busy", f"another process held the database for more than {BUSY_TIMEOUT_MS // 1000} s; try again"),
+    ("readonly", "the database file or its folder is read-only; check the permissions of the coach home folder"),
+)
+
+
 def _explain(action: str, error: exc.OperationalError) -> str:
-    detail = str(error.orig) if error.orig is not None else str(error)
-    lowered = detail.lower()
+    # One failure can set off another (SQLite rolls back on SQLITE_FULL, so releasing a savepoint then
+    # fails too), so the whole chain is searched for the cause.
+    details: list[str] = []
+    cause: BaseException | None = error
+    while cause is not None and len(details) < 5:
+        orig = getattr(cause, "orig", None)
+        details.append(str(orig if orig is not None else cause))
+        cause = cause.__cause__ or cause.__context__
     kept = "nothing from this request was saved" if action == "write" else "nothing was changed"
-    if "locked" in lowered or "busy" in lowered:
-        hint = f"another process held the database for more than {BUSY_TIMEOUT_MS // 1000} s; try again"
-    elif "full" in lowered:
-        hint = "the disk or the database is full; free some space and try again"
-    elif "readonly" in lowered or "read-only" in lowered:
-        hint = "the database file or its folder is read-only; check the permissions of the coach home folder"
-    else:
-        hint = "check that the database server is reachable and the file is intact"
-    return f"The database failed a {action} ({detail}); {kept}. Fix: {hint}."
+    for word, hint in _HINTS:
+        for detail in details:
+            if word in detail.lower().replace("read-only", "readonly"):
+                return f"The database failed a {action} ({detail}); {kept}. Fix: {hint}."
+    return (
+        f"The database failed a {action} ({details[0]}); {kept}. "
+        "Fix: check that the database server is reachable and the file is intact."
+    )

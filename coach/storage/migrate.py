@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _PG_LOCK_ID = 7_236_274_516  # any constant: serialises concurrent `coach db upgrade` runs
+# Alembic keeps its migration context in module globals, so upgrades in one process run one at a time.
+_upgrade_lock = threading.Lock()
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -46,6 +49,11 @@ def current_revision(conn: Connection) -> str | None:
 
 def upgrade_database(db: Database) -> str:
     """Bring `db` to head; on SQLite with data, snapshot it first with VACUUM INTO. Returns the revision."""
+    with _upgrade_lock:
+        return _upgrade_locked(db)
+
+
+def _upgrade_locked(db: Database) -> str:
     head = head_revision()
     current = db.schema_revision()
     if current == head:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Table, delete, exc, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -66,6 +66,26 @@ def upsert(
     assignments: dict[str, Any] = {name: stmt.excluded[name] for name in update}
     assignments.update(set_ or {})
     session.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=assignments))
+
+
+def insert_or_find(session: Session, row: M, find: Callable[[], M | None]) -> M:
+    """Insert `row`; if a unique constraint says a concurrent transaction inserted its twin first, return
+    that one (from `find`). On SQLite, BEGIN IMMEDIATE already serialised the caller's earlier lookup with
+    every other writer, so a plain insert suffices (and a savepoint would hide SQLITE_FULL: SQLite rolls
+    the transaction back and the savepoint release fails instead)."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.add(row)
+        session.flush()
+        return row
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except exc.IntegrityError:
+        existing = find()
+        if existing is None:
+            raise
+        return existing
+    return row
 
 
 def owned(session: Session, model: type[M], *, user_id: int, object_id: object, label: str) -> M:

@@ -6,11 +6,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exc, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coach.errors import InvalidInput, NotFound
-from coach.storage.repository._base import Target, delete_rows, now_or, owned, reading, writing
+from coach.storage.repository._base import (
+    Target,
+    delete_rows,
+    insert_or_find,
+    now_or,
+    owned,
+    reading,
+    writing,
+)
 from coach.storage.tables import ATTEMPT_KINDS, NO_SESSION, Attempt, Draft, InterviewSession
 
 MAX_ERROR_CHARS = 2000
@@ -70,16 +78,11 @@ def store_attempt(
             idempotency_key=idempotency_key or None,
             created_at=now_or(now),
         )
-        try:
-            with session.begin_nested():
-                session.add(row)
-        except exc.IntegrityError:
-            # PostgreSQL: a concurrent request with the same key committed first. (SQLite's BEGIN IMMEDIATE
-            # already serialised us behind it, so the lookup above found it.)
-            existing = _find_by_key(session, user_id, idempotency_key) if idempotency_key else None
-            if existing is None:
-                raise
-            return existing
+        stored = insert_or_find(
+            session, row, lambda: _find_by_key(session, user_id, idempotency_key) if idempotency_key else None
+        )
+        if stored is not row:  # a concurrent retry with the same key committed first
+            return stored
         if kind == "answer":
             delete_rows(session, Draft, user_id=user_id, session_id=session_id or NO_SESSION, question_id=question_id)
         return row

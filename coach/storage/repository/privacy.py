@@ -17,7 +17,7 @@ from sqlalchemy import Table, delete, exc, select
 from sqlalchemy.orm import Session
 
 from coach.errors import InvalidInput
-from coach.storage.repository._base import Target, delete_rows, owned, purge_deleted_bytes, reading, writing
+from coach.storage.repository._base import Target, count_rows, delete_rows, owned, purge_deleted_bytes, reading, writing
 from coach.storage.repository.users import get_user
 from coach.storage.tables import NO_SESSION, Attempt, Base, Draft, InterviewSession, Review, UTCDateTime, new_id
 
@@ -68,7 +68,9 @@ def import_user(db: Target, *, data: dict[str, Any], into_user_id: int) -> dict[
             get_user(session, user_id=into_user_id)
             return _import(session, data, into_user_id)
     except (KeyError, TypeError, ValueError, AttributeError, exc.IntegrityError, exc.DataError) as error:
-        raise InvalidInput(f"The export could not be imported ({error}); nothing was imported.") from error
+        # The driver's message only: SQLAlchemy's would repeat the SQL parameters, i.e. the answers.
+        detail = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise InvalidInput(f"The export could not be imported ({detail}); nothing was imported.") from error
 
 
 def forget_session(db: Target, *, user_id: int, session_id: str) -> None:
@@ -84,18 +86,18 @@ def forget_all(db: Target, *, user_id: int) -> dict[str, int]:
     """Delete all the user's practice data (keeping the account), for good; returns counts."""
     with writing(db) as session:
         get_user(session, user_id=user_id)
-        counts = {
-            "attempts": delete_rows(session, Attempt, user_id=user_id),
-            "sessions": delete_rows(session, InterviewSession, user_id=user_id),
-            "drafts": delete_rows(session, Draft, user_id=user_id),
-            "reviews": delete_rows(session, Review, user_id=user_id),
-        }
+        models = {"attempts": Attempt, "sessions": InterviewSession, "drafts": Draft, "reviews": Review}
+        # Counted first: cascades (follow-ups of a deleted answer) do not show in a DELETE's row count.
+        counts = {name: count_rows(session, model, user_id=user_id) for name, model in models.items()}
+        for model in models.values():
+            delete_rows(session, model, user_id=user_id)
     purge_deleted_bytes(db)
     return counts
 
 
 def purge_attempts_before(db: Target, *, before: datetime) -> int:
-    """Retention: delete every user's attempts created before `before`, for good; returns how many."""
+    """Retention: delete every user's attempts created before `before` (and follow-ups of them), for good;
+    returns how many matched."""
     with writing(db) as session:
         result: Any = session.execute(delete(Attempt).where(Attempt.created_at < before))
         count = int(result.rowcount or 0)

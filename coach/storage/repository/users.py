@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import exc, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from coach.errors import InvalidInput, NotFound
-from coach.storage.repository._base import Target, delete_rows, purge_deleted_bytes, reading, writing
+from coach.storage.repository._base import (
+    Target,
+    delete_rows,
+    insert_or_find,
+    purge_deleted_bytes,
+    reading,
+    writing,
+)
 from coach.storage.tables import AuthSession, User, utcnow
 
 LOCAL_USER_NAME = "Local user"
@@ -18,13 +25,14 @@ def normalize_email(email: str) -> str:
 
 def get_or_create_local_user(db: Target, *, display_name: str = LOCAL_USER_NAME) -> User:
     """The single user of the command line (no email, no password), created on first use."""
+
+    def find(session: Session) -> User | None:
+        return session.scalar(select(User).where(User.is_local.is_(True)))
+
     with writing(db) as session:
-        user = session.scalar(select(User).where(User.is_local.is_(True)))
-        if user is None:
-            user = User(display_name=display_name, is_local=True)
-            session.add(user)
-            session.flush()
-        return user
+        return find(session) or insert_or_find(
+            session, User(display_name=display_name, is_local=True), lambda: find(session)
+        )
 
 
 def create_user(
@@ -40,22 +48,21 @@ def create_user(
     address = normalize_email(email)
     if not address or "@" not in address:
         raise InvalidInput(f"{email!r} is not an email address; give one like name@example.org.")
-    try:
-        with writing(db) as session:
-            if session.scalar(select(User.id).where(User.email == address)) is not None:
-                raise InvalidInput(f"An account for {address} already exists; sign in or reset its password.")
-            user = User(
-                email=address,
-                display_name=display_name.strip() or address,
-                password_hash=password_hash,
-                is_admin=is_admin,
-                llm_opt_in=llm_opt_in,
-            )
-            session.add(user)
-            session.flush()
-            return user
-    except exc.IntegrityError as error:  # a concurrent sign-up with the same address won the race
-        raise InvalidInput(f"An account for {address} already exists; sign in or reset its password.") from error
+    taken = InvalidInput(f"An account for {address} already exists; sign in or reset its password.")
+    with writing(db) as session:
+        if session.scalar(select(User.id).where(User.email == address)) is not None:
+            raise taken
+        user = User(
+            email=address,
+            display_name=display_name.strip() or address,
+            password_hash=password_hash,
+            is_admin=is_admin,
+            llm_opt_in=llm_opt_in,
+        )
+        # On PostgreSQL a concurrent sign-up with the same address can win between the check and the insert.
+        if insert_or_find(session, user, lambda: session.scalar(select(User).where(User.email == address))) is not user:
+            raise taken
+        return user
 
 
 def find_user_by_email(db: Target, *, email: str) -> User | None:
