@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
 .DEFAULT_GOAL := all
-.PHONY: all install install-dev run test test-fast lint format bench clean system-deps
+.PHONY: all install install-dev run test test-fast lint format bench clean system-deps background
 
 all: test lint
 
@@ -54,3 +54,6 @@ bench: install-dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+
+background: install  ## rebuild the shipped background vectors after editing a pack
+	$(BIN)/python scripts/build-background.py

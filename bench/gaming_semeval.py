@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from attacks import gibberish, injection, keyword_list, shuffled, wrong_plus_keywords  # noqa: E402
 
 from coach.api import default_grader  # noqa: E402
-from coach.cli.evaluation import grade_reference_rows, signal  # noqa: E402
+from coach.cli.evaluation import grade_reference_rows, reference_signal  # noqa: E402
 from coach.errors import CoachError  # noqa: E402
-from coach.grading.evaluate import fit_threshold, read_jsonl  # noqa: E402
+from coach.evaluation import fit_threshold, read_jsonl  # noqa: E402
 from coach.grading.rubric import reference_question  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "semeval2013-task7" / "items.jsonl"
@@ -52,14 +52,15 @@ def main() -> None:
     accepted: dict[str, list[bool]] = defaultdict(list)
     flagged: dict[str, list[bool]] = defaultdict(list)
 
-    def judge(kind: str, question, answer: str) -> None:
+    def judge(kind: str, question, answer: str, row: dict) -> None:
         try:
             g = grader.grade(question, answer, reference_only=True)
+            value = reference_signal(grader, question, answer, row)
         except CoachError:
             accepted[kind].append(False)
             flagged[kind].append(True)
             return
-        accepted[kind].append(signal(g) >= threshold)
+        accepted[kind].append(value >= threshold)
         flagged[kind].append(any(f.code in ("keyword_stuffing", "injection_attempt", "off_topic", "copied_example") for f in g.flags))
 
     for n, qid in enumerate(question_ids):
@@ -68,21 +69,21 @@ def main() -> None:
         question = reference_question(first["question"], first["reference_answer"], question_id=qid)
         reference = first["reference_answer"]
         for r in items:
-            judge("human correct" if r["label_2way"] == "correct" else "human incorrect", question, r["answer"])
+            judge("human correct" if r["label_2way"] == "correct" else "human incorrect", question, r["answer"], r)
         other = by_question[question_ids[(n + 1) % len(question_ids)]][0]["reference_answer"]
-        judge("copy of the reference", question, reference)
-        judge("question restated", question, first["question"])
-        judge("answer to another question", question, other)
+        judge("copy of the reference", question, reference, first)
+        judge("question restated", question, first["question"], first)
+        judge("answer to another question", question, other, first)
         for _ in range(args.variants):
-            judge("keyword list", question, keyword_list(reference, rng))
-            judge("keyword list x3", question, keyword_list(reference, rng, repeat=3))
-            judge("reference shuffled", question, shuffled(reference, rng))
-            judge("gibberish", question, gibberish(len(reference), rng))
+            judge("keyword list", question, keyword_list(reference, rng), first)
+            judge("keyword list x3", question, keyword_list(reference, rng, repeat=3), first)
+            judge("reference shuffled", question, shuffled(reference, rng), first)
+            judge("gibberish", question, gibberish(len(reference), rng), first)
         wrongs = [r["answer"] for r in items if r["label_2way"] != "correct"][: args.variants]
         for wrong in wrongs:
-            judge("incorrect answer alone", question, wrong)
-            judge("incorrect answer + keywords", question, wrong_plus_keywords(wrong, reference, rng))
-            judge("incorrect answer + injection", question, injection(wrong))
+            judge("incorrect answer alone", question, wrong, first)
+            judge("incorrect answer + keywords", question, wrong_plus_keywords(wrong, reference, rng), first)
+            judge("incorrect answer + injection", question, injection(wrong), first)
     report = {
         "dataset": args.dataset,
         "split": args.split,

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from coach.bank.loader import BUILTIN_PACKS, Bank, load_packs
 from coach.bank.schema import Question
-from coach.grading.background import Background, build_background
+import numpy as np
+
+from coach.grading.background import Background, background_digest, build_background
 from coach.grading.embedders import Embedder, default_embedder
 from coach.grading.engine import Grader
 from coach.grading.model import Grade
@@ -29,10 +31,38 @@ def shipped_bank() -> Bank:
     return _shipped
 
 
+SHIPPED_BACKGROUND = Path(__file__).resolve().parent / "grading" / "background.npz"
+
+
 def shipped_background(embedder: Embedder) -> Background:
-    """The shipped packs as contrast for off-topic detection (user packs never change grades)."""
+    """The shipped packs as contrast for off-topic detection (user packs never change grades).
+
+    The vectors ship with the package (`make background` rebuilds them); they are used only when their
+    digest matches the packs and model in hand, otherwise they are computed (once, then cached on disk).
+    """
     bank = shipped_bank()
-    return build_background([(q.text, q.example_answer) for q in bank.questions], embedder)
+    pairs = [(q.text, q.example_answer) for q in bank.questions]
+    digest = background_digest(pairs)
+    model = embedder.id.rsplit("/", 1)[0]
+    if SHIPPED_BACKGROUND.exists():
+        with np.load(SHIPPED_BACKGROUND, allow_pickle=False) as data:
+            if str(data["digest"]) == digest and str(data["model"]) == model:
+                return Background(data["questions"], data["examples"], digest)
+    return build_background(pairs, embedder)
+
+
+def write_shipped_background(embedder: Embedder, path: Path = SHIPPED_BACKGROUND) -> Path:
+    bank = shipped_bank()
+    pairs = [(q.text, q.example_answer) for q in bank.questions]
+    background = build_background(pairs, embedder)
+    np.savez_compressed(
+        path,
+        questions=background.questions,
+        examples=background.examples,
+        digest=np.array(background.digest),
+        model=np.array(embedder.id.rsplit("/", 1)[0]),
+    )
+    return path
 
 
 def embedding_cache_path(settings: Settings | None = None) -> Path:

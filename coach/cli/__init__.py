@@ -24,6 +24,7 @@ def _register() -> None:
     from coach.cli import grade as grade_cli
 
     grade_cli.register(app)
+    from coach.cli import serve  # noqa: F401 - `coach serve` registers itself on import
 
 
 _register()

@@ -21,6 +21,7 @@ def settings() -> Settings:
 
 
 def load_bank(packs: Path | None = None):  # type: ignore[no-untyped-def]
+    """The shipped packs plus COACH_PACKS_DIR and --packs; the shipped bank alone is parsed once."""
     from coach.bank.loader import load_bank as _load
 
     s = settings()
@@ -29,6 +30,10 @@ def load_bank(packs: Path | None = None):  # type: ignore[no-untyped-def]
         extra.append(s.packs_dir)
     if packs:
         extra.append(packs)
+    if not extra:
+        from coach.api import shipped_bank
+
+        return shipped_bank()
     return _load(extra)
 
 

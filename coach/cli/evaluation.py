@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from coach.cli.common import err_console
 from coach.errors import InvalidInput
-from coach.grading.evaluate import (
+from coach.evaluation import (
     evaluate_devset,
     fit_threshold,
     group_by,
@@ -51,12 +51,24 @@ def signal(grade: Any, alternatives: list[float] | None = None) -> float:
     return max([match, *(alternatives or [])])
 
 
+def reference_signal(grader: Any, question: Any, answer: str, row: dict[str, Any]) -> float:
+    """Grade against the main reference, then take the best match over the row's other references."""
+    from coach.grading.engine import reference_match
+    from coach.grading.text import normalise
+
+    g = grader.grade(question, answer, reference_only=True)
+    others = [
+        reference_match(grader.embedder, question.text, normalise(answer), str(ref.get("text", "")))
+        for ref in row.get("reference_answers") or []
+        if str(ref.get("text", "")).strip() and str(ref.get("text", "")).strip() != question.example_answer.strip()
+    ]
+    return signal(g, others)
+
+
 def grade_reference_rows(rows: list[dict[str, Any]], label: str = "grading") -> list[float]:
     from coach.api import default_grader
     from coach.errors import CoachError
-    from coach.grading.engine import reference_match
     from coach.grading.rubric import reference_question
-    from coach.grading.text import normalise as g_answer_text
 
     grader = default_grader()
     questions: dict[tuple[str, str], Any] = {}
@@ -70,14 +82,7 @@ def grade_reference_rows(rows: list[dict[str, Any]], label: str = "grading") -> 
                     raise InvalidInput("Every row needs `question` and `reference_answer`.")
                 questions[key] = reference_question(key[0], key[1], question_id=row.get("question_id"))
             try:
-                answer = str(row.get("answer", ""))
-                g = grader.grade(questions[key], answer, reference_only=True)
-                others = [
-                    reference_match(grader.embedder, key[0], g_answer_text(answer), str(ref.get("text", "")))
-                    for ref in row.get("reference_answers") or []
-                    if str(ref.get("text", "")).strip() and str(ref.get("text", "")).strip() != key[1].strip()
-                ]
-                values.append(signal(g, others))
+                values.append(reference_signal(grader, questions[key], str(row.get("answer", "")), row))
             except CoachError:
                 values.append(0.0)  # empty or unreadable answers earn nothing, as a human marker would say
             advance(1)

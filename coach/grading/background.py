@@ -49,9 +49,13 @@ def centroid(vectors: np.ndarray) -> np.ndarray:
     return (c / max(float(np.linalg.norm(c)), 1e-9)).astype(np.float32)
 
 
+def background_digest(pairs: Sequence[tuple[str, str]]) -> str:
+    return hashlib.sha256("\x1e".join(q + "\x1f" + a for q, a in pairs).encode()).hexdigest()[:16]
+
+
 def build_background(pairs: Sequence[tuple[str, str]], embedder: Embedder) -> Background:
     """Embed (question text, example answer) pairs once; the result is reused for every grade."""
-    digest = hashlib.sha256("\x1e".join(q + "\x1f" + a for q, a in pairs).encode()).hexdigest()[:16]
+    digest = background_digest(pairs)
     if not pairs:
         empty = np.zeros((0, 384), dtype=np.float32)
         return Background(empty, empty, digest)

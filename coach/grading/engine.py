@@ -332,7 +332,9 @@ def reference_match(embedder: Embedder, question_text: str, answer: str, referen
     else:
         all_ref = {w[:5] for w in content_words(reference)}
         recall = len(all_ref & {w[:5] for w in content_words(answer)}) / max(1, len(all_ref))
-    return (plain + demoted + recall) / 3
+    # Embeddings barely see word order: a reshuffled reference would match perfectly without this.
+    order = gaming.order_kept(answer, reference)
+    return (plain + demoted + recall) / 3 * (0.5 + 0.5 * order)
 
 
 def lexical_share(text: str, question: Question) -> float:

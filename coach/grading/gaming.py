@@ -101,6 +101,17 @@ def detect_keyword_run(units: Sequence[Unit], reference: str, question: str) -> 
     """A run of the reference's content words tacked onto an answer ("... topaz hardest tools scratch")."""
     ref_vocab = {w[:5] for w in words(reference) if w not in ENGLISH_STOPWORDS}
     question_vocab = {w[:5] for w in words(question)}
+    for unit in units[1:]:
+        # A separate "sentence" of bare topic words after the answer: a tail of keywords.
+        tokens = words(unit.text)
+        if len(tokens) >= 3 and not any(t in ENGLISH_STOPWORDS for t in tokens):
+            topical = sum(t[:5] in ref_vocab or t[:5] in question_vocab for t in tokens)
+            if topical >= 0.75 * len(tokens):
+                return Flag(
+                    code="keyword_stuffing",
+                    reason="The answer ends with a list of key terms that no sentence uses.",
+                    evidence=unit.text[:200],
+                )
     for unit in units:
         tokens = words(unit.text)
         run: list[str] = []
@@ -145,6 +156,19 @@ def _word_salad_marks(text: str, tokens: list[str]) -> int:
     if re.search(r"\.\s+[a-z]", text):
         marks += 1
     return marks
+
+
+def order_kept(answer: str, reference: str) -> float:
+    """1.0 unless the answer reuses the reference's words heavily; then how much of their order it keeps."""
+    a, r = words(answer), words(reference)
+    if len(a) < 4 or len(r) < 4:
+        return 1.0
+    ref_vocab = set(r)
+    reuse = sum(t in ref_vocab for t in a) / len(a)
+    recall = len(set(a) & ref_vocab) / len(ref_vocab)
+    if reuse < 0.8 or recall < 0.6:
+        return 1.0
+    return _local_order(a, r)
 
 
 def _local_order(answer: list[str], reference: list[str]) -> float:

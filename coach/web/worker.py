@@ -1,0 +1,119 @@
+"""Grading off the event loop: one worker thread that loads the grader once and grades stored answers.
+
+An answer is committed first (repository.store_attempt); only its id travels through the queue, so a
+restart loses nothing: attempts still 'stored' are queued again when the worker starts. Grading is
+CPU-bound (50-200 ms), so one thread per process is enough and keeps the model's threads uncontended;
+with several server processes each has its own worker (see the module docstring of coach/cli/serve.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from coach.bank.loader import Bank
+from coach.errors import CoachError
+from coach.grading.embedders import Embedder
+from coach.grading.engine import Grader
+from coach.storage import Database, repository
+from coach.storage.tables import Attempt
+
+log = logging.getLogger(__name__)
+
+
+class GradingWorker:
+    def __init__(
+        self, db: Database, bank: Callable[[], Bank], load_grader: Callable[[], Grader], *, resume: bool = True
+    ) -> None:
+        self._db = db
+        self._bank = bank
+        self._load_grader = load_grader
+        self._resume = resume
+        self._grader: Grader | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self.ready = threading.Event()
+        self.load_error: str | None = None
+
+    def start(self) -> None:
+        """Start loading the grader (idempotent); queued answers wait for it."""
+        with self._lock:
+            if self._executor is not None:
+                return
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="coach-grading")
+            self._executor.submit(self._load)
+        if self._resume:
+            for attempt in repository.list_ungraded_attempts(self._db):
+                if attempt.status == "stored":
+                    self.submit(attempt)
+
+    def _load(self) -> None:
+        try:
+            self._grader = self._load_grader()
+        except Exception as error:  # reported by /readyz; grading jobs mark their attempts failed
+            self.load_error = f"{type(error).__name__}: {error}"
+            log.exception("The grader could not be loaded")
+            return
+        self.ready.set()
+
+    def embedder(self) -> Embedder | None:
+        """The loaded grader's embedder (for search by meaning), or None while it loads."""
+        return self._grader.embedder if self.ready.is_set() and self._grader is not None else None
+
+    def submit(self, attempt: Attempt) -> Future[None]:
+        """Queue an attempt (already committed) for grading."""
+        if self._executor is None:
+            self.start()
+        assert self._executor is not None
+        return self._executor.submit(self._grade, attempt.id, attempt.user_id)
+
+    def wait_idle(self, timeout: float | None = None) -> None:
+        """Block until everything queued so far has been graded (tests and shutdown use it)."""
+        if self._executor is None:
+            return
+        self._executor.submit(lambda: None).result(timeout=timeout)
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._executor is not None:
+                # Unfinished attempts stay 'stored' in the database and are queued again at the next start.
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
+
+    def _grade(self, attempt_id: str, user_id: int) -> None:
+        try:
+            attempt = repository.get_attempt(self._db, user_id=user_id, attempt_id=attempt_id)
+        except CoachError:
+            return  # deleted while it waited
+        if attempt.status == "graded":
+            return
+        try:
+            if self._grader is None:
+                raise RuntimeError(f"the grader is not available ({self.load_error or 'still loading'})")
+            question = self._bank().find(attempt.question_id)
+            if question is None:
+                raise CoachError(f"Question {attempt.question_id!r} is no longer in the bank, so it cannot be graded.")
+            # attempt.seconds is the time spent writing, not speaking: the grader's pace figures would be wrong,
+            # so the delivery section estimates spoken time from the words instead.
+            grade = self._grader.grade(question, attempt.answer)
+            repository.save_grade(
+                self._db,
+                attempt_id=attempt_id,
+                grade=grade.model_dump(mode="json"),
+                score=grade.score,
+                engine_version=grade.engine.version,
+                counts_toward_progress=grade.counts_toward_progress,
+            )
+        except CoachError as error:
+            self._fail(attempt_id, error.message)
+        except Exception as error:
+            log.exception("Grading attempt %s failed", attempt_id)
+            self._fail(attempt_id, f"The grader failed ({type(error).__name__}). Your answer is saved; try again.")
+
+    def _fail(self, attempt_id: str, message: str) -> None:
+        try:
+            repository.mark_attempt_failed(self._db, attempt_id=attempt_id, error=message)
+        except CoachError:
+            log.exception("Could not record the grading failure of attempt %s", attempt_id)
