@@ -61,7 +61,9 @@ def main() -> None:
             flagged[kind].append(True)
             return
         accepted[kind].append(value >= threshold)
-        flagged[kind].append(any(f.code in ("keyword_stuffing", "injection_attempt", "off_topic", "copied_example") for f in g.flags))
+        flagged[kind].append(
+            any(f.code in ("keyword_stuffing", "injection_attempt", "off_topic", "copied_example") for f in g.flags)
+        )
 
     for n, qid in enumerate(question_ids):
         items = by_question[qid]

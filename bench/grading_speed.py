@@ -95,15 +95,23 @@ def main() -> None:
             t = time.perf_counter()
             subprocess.run(
                 [sys.executable, "-m", "coach", "grade", "-q", question.id, "-a", str(answer_file), "--json"],
-                check=True, env=env, capture_output=True,
+                check=True,
+                env=env,
+                capture_output=True,
             )
             cold.append(time.perf_counter() - t)
 
     report = {
         "embedder": grader.embedder.id,
         "grader_ready_seconds": round(load_seconds, 2),
-        "warm_grade_250_words_ms": {"p50": round(percentile(latencies, 50), 1), "p95": round(percentile(latencies, 95), 1)},
-        "bare_encode_same_sentences_ms": {"p50": round(percentile(floors, 50), 1), "p95": round(percentile(floors, 95), 1)},
+        "warm_grade_250_words_ms": {
+            "p50": round(percentile(latencies, 50), 1),
+            "p95": round(percentile(latencies, 95), 1),
+        },
+        "bare_encode_same_sentences_ms": {
+            "p50": round(percentile(floors, 50), 1),
+            "p95": round(percentile(floors, 95), 1),
+        },
         "ratio_to_floor_p50": round(percentile(latencies, 50) / percentile(floors, 50), 2),
         "answer_words": len(answer.split()),
         "batch_answers_per_second": round(len(rows) / batch_seconds, 1),

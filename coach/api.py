@@ -6,10 +6,10 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from coach.bank.loader import BUILTIN_PACKS, Bank, load_packs
-from coach.bank.schema import Question
 import numpy as np
 
+from coach.bank.loader import BUILTIN_PACKS, Bank, load_packs
+from coach.bank.schema import Question
 from coach.grading.background import Background, background_digest, build_background
 from coach.grading.embedders import Embedder, default_embedder
 from coach.grading.engine import Grader

@@ -99,7 +99,10 @@ class DevsetReport:
         by_kind: dict[str, list[float]] = defaultdict(list)
         for r in rows:
             by_kind[r["kind"]].append(r["score"])
-        out["by_kind"] = {k: {"mean": round(float(np.mean(v)), 3), "max": max(v), "min": min(v), "n": len(v)} for k, v in by_kind.items()}
+        out["by_kind"] = {
+            k: {"mean": round(float(np.mean(v)), 3), "max": max(v), "min": min(v), "n": len(v)}
+            for k, v in by_kind.items()
+        }
         flags: dict[str, dict[str, float]] = {}
         all_codes = {c for r in rows for c in r["expected_flags"]} | set(GAMING_KINDS.values()) | {"too_short"}
         for code in sorted(all_codes):
@@ -140,7 +143,9 @@ def load_devset(root: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return {q.id: q for q in bank.questions}, answers
 
 
-def evaluate_devset(root: Path, grade_fn: Callable[..., Any], progress: Callable[[int], None] | None = None) -> DevsetReport:
+def evaluate_devset(
+    root: Path, grade_fn: Callable[..., Any], progress: Callable[[int], None] | None = None
+) -> DevsetReport:
     questions, answers = load_devset(root)
     report = DevsetReport()
     for item in answers:

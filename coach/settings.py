@@ -24,14 +24,31 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL; empty means SQLite at HOME/coach.db. PostgreSQL: postgresql+psycopg://user@host/db",
     )
-    packs_dir: Path | None = Field(default=None, description="Folder of extra question packs (YAML) loaded with the shipped ones.")
-    embedder: str = Field(default="numpy", description="Embedding backend: numpy (default, no torch) or sentence-transformers.")
-    secret_key: str | None = Field(default=None, description="Server secret (50+ characters); required when not bound to localhost.")
-    https: bool = Field(default=False, description="Set when served over HTTPS: Secure cookies with the __Host- prefix and HSTS.")
-    signup_open: bool = Field(default=True, description="Whether new accounts may sign up (the admin can change it at run time).")
-    retention_days: int | None = Field(default=None, description="Delete answers older than this many days; empty keeps them until the user deletes them.")
-    trusted_proxies: str = Field(default="", description="Comma-separated proxy addresses whose X-Forwarded-For is believed.")
-    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint for the optional LLM interviewer and coach.")
+    packs_dir: Path | None = Field(
+        default=None, description="Folder of extra question packs (YAML) loaded with the shipped ones."
+    )
+    embedder: str = Field(
+        default="numpy", description="Embedding backend: numpy (default, no torch) or sentence-transformers."
+    )
+    secret_key: str | None = Field(
+        default=None, description="Server secret (50+ characters); required when not bound to localhost."
+    )
+    https: bool = Field(
+        default=False, description="Set when served over HTTPS: Secure cookies with the __Host- prefix and HSTS."
+    )
+    signup_open: bool = Field(
+        default=True, description="Whether new accounts may sign up (the admin can change it at run time)."
+    )
+    retention_days: int | None = Field(
+        default=None,
+        description="Delete answers older than this many days; empty keeps them until the user deletes them.",
+    )
+    trusted_proxies: str = Field(
+        default="", description="Comma-separated proxy addresses whose X-Forwarded-For is believed."
+    )
+    llm_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint for the optional LLM interviewer and coach."
+    )
     llm_model: str | None = Field(default=None, description="Model name sent to the LLM endpoint.")
     llm_api_key: str | None = Field(default=None, description="API key for the LLM endpoint, if it needs one.")
     llm_timeout: float = Field(default=30.0, description="Seconds before an LLM call is abandoned.")

@@ -9,10 +9,27 @@ PACKAGE = Path(__file__).resolve().parents[1] / "coach"
 
 # For each core package, the coach modules it must never import.
 FORBIDDEN = {
-    "grading": ("coach.storage", "coach.web", "coach.cli", "coach.interview", "coach.progress", "coach.api",
-                "coach.bank.loader", "coach.bank.search", "coach.providers", "coach.settings"),
-    "bank": ("coach.storage", "coach.web", "coach.cli", "coach.interview", "coach.progress", "coach.grading",
-             "coach.api"),
+    "grading": (
+        "coach.storage",
+        "coach.web",
+        "coach.cli",
+        "coach.interview",
+        "coach.progress",
+        "coach.api",
+        "coach.bank.loader",
+        "coach.bank.search",
+        "coach.providers",
+        "coach.settings",
+    ),
+    "bank": (
+        "coach.storage",
+        "coach.web",
+        "coach.cli",
+        "coach.interview",
+        "coach.progress",
+        "coach.grading",
+        "coach.api",
+    ),
     "storage": ("coach.web", "coach.cli", "coach.interview", "coach.progress", "coach.grading", "coach.api"),
 }
 # Third-party imports the grader may use: its embedder and numpy (torch only inside the optional backend).

@@ -8,16 +8,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 Level = Literal["beginner", "intermediate", "advanced"]
 Seniority = Literal["junior", "mid", "senior", "lead", "manager", "director"]
-Category = Literal[
-    "concepts", "scenario", "workflow-tools", "behavioral", "technical", "leadership", "situational"
-]
+Category = Literal["concepts", "scenario", "workflow-tools", "behavioral", "technical", "leadership", "situational"]
 QuestionType = Literal["behavioral", "situational", "technical", "leadership", "competency"]
 Structure = Literal["star", "framework", "none"]
 
 LEVELS: tuple[str, ...] = ("beginner", "intermediate", "advanced")
 SENIORITIES: tuple[str, ...] = ("junior", "mid", "senior", "lead", "manager", "director")
 CATEGORIES: tuple[str, ...] = (
-    "concepts", "scenario", "workflow-tools", "behavioral", "technical", "leadership", "situational"
+    "concepts",
+    "scenario",
+    "workflow-tools",
+    "behavioral",
+    "technical",
+    "leadership",
+    "situational",
 )
 TYPES: tuple[str, ...] = ("behavioral", "situational", "technical", "leadership", "competency")
 STRUCTURES: tuple[str, ...] = ("star", "framework", "none")

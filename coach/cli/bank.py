@@ -13,21 +13,26 @@ from rich.panel import Panel
 from rich.table import Table
 
 from coach.bank.export import FORMATS, export, question_dict, question_markdown
-from coach.bank.search import Filters, filter_entries, search
 from coach.bank.schema import CATEGORIES, LEVELS, SENIORITIES, TYPES
+from coach.bank.search import Filters, filter_entries, search
 from coach.cli.common import console, friendly, load_bank
 from coach.errors import InvalidInput
 
 app = typer.Typer(help="Browse, search, check and export the question bank.", no_args_is_help=True)
 
 PacksOpt = Annotated[
-    Path | None, typer.Option("--packs", help="Folder of extra question packs (also COACH_PACKS_DIR).", show_default=False)
+    Path | None,
+    typer.Option("--packs", help="Folder of extra question packs (also COACH_PACKS_DIR).", show_default=False),
 ]
 RoleOpt = Annotated[str | None, typer.Option("--role", help="responsible-ai-pm, ai-ethics-specialist, ...")]
 LevelOpt = Annotated[str | None, typer.Option("--level", help="beginner, intermediate or advanced.")]
 SeniorityOpt = Annotated[str | None, typer.Option("--seniority", help="junior, mid, senior, lead, manager, director.")]
-CategoryOpt = Annotated[str | None, typer.Option("--category", help="concepts, scenario, workflow-tools, behavioral, ...")]
-TypeOpt = Annotated[str | None, typer.Option("--type", help="behavioral, situational, technical, leadership, competency.")]
+CategoryOpt = Annotated[
+    str | None, typer.Option("--category", help="concepts, scenario, workflow-tools, behavioral, ...")
+]
+TypeOpt = Annotated[
+    str | None, typer.Option("--type", help="behavioral, situational, technical, leadership, competency.")
+]
 SkillOpt = Annotated[str | None, typer.Option("--skill", help="Part of a skill name, e.g. 'fairness'.")]
 RegionOpt = Annotated[str | None, typer.Option("--region", help="BR, ES, EU, US ...")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -43,7 +48,9 @@ def _filters(role, level, seniority, category, qtype, skill, region) -> Filters:
     _check_choice(seniority, SENIORITIES, "seniority")
     _check_choice(category, CATEGORIES, "category")
     _check_choice(qtype, TYPES, "type")
-    return Filters(role=role, level=level, seniority=seniority, category=category, type=qtype, skill=skill, region=region)
+    return Filters(
+        role=role, level=level, seniority=seniority, category=category, type=qtype, skill=skill, region=region
+    )
 
 
 @app.command("list")
@@ -104,7 +111,9 @@ def show(
 def search_cmd(
     text: Annotated[str, typer.Argument(help="What you are looking for, in your own words.")],
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100, help="How many results.")] = 10,
-    words_only: Annotated[bool, typer.Option("--words-only", help="Match words only; skip the embedding model.")] = False,
+    words_only: Annotated[
+        bool, typer.Option("--words-only", help="Match words only; skip the embedding model.")
+    ] = False,
     role: RoleOpt = None,
     level: LevelOpt = None,
     as_json: JsonOpt = False,
@@ -112,16 +121,20 @@ def search_cmd(
 ) -> None:
     """Search questions by meaning and by words."""
     if not text.strip():
-        raise InvalidInput("Give some words to search for, e.g. `coach bank search \"model cards\"`.")
+        raise InvalidInput('Give some words to search for, e.g. `coach bank search "model cards"`.')
     bank = load_bank(packs)
     embedder = None
     if not words_only:
         from coach.grading.embedders import default_embedder
 
         embedder = default_embedder()
-    hits = search(bank, text, embedder=embedder, filters=_filters(role, level, None, None, None, None, None), limit=limit)
+    hits = search(
+        bank, text, embedder=embedder, filters=_filters(role, level, None, None, None, None, None), limit=limit
+    )
     if as_json:
-        typer.echo(json.dumps([{**question_dict(h.entry), "score": h.score} for h in hits], indent=2, ensure_ascii=False))
+        typer.echo(
+            json.dumps([{**question_dict(h.entry), "score": h.score} for h in hits], indent=2, ensure_ascii=False)
+        )
         return
     if not hits:
         console.print(f"Nothing in the bank matches {text!r}. Try other words, or `coach bank list`.")
@@ -138,8 +151,12 @@ def search_cmd(
 @app.command("validate")
 @friendly
 def validate(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Pack files or folders (default: the shipped packs).")] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Also apply the content rules for shipped questions.")] = False,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Pack files or folders (default: the shipped packs).")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Also apply the content rules for shipped questions.")
+    ] = False,
 ) -> None:
     """Check question packs; errors name the file, question and field."""
     from coach.bank.loader import BUILTIN_PACKS, load_packs
@@ -169,9 +186,7 @@ def stats(as_json: JsonOpt = False, packs: PacksOpt = None) -> None:
         "level": {k: v for k in LEVELS if (v := sum(q.level == k for q in qs))},
         "seniority": {k: v for k in SENIORITIES if (v := sum(q.seniority == k for q in qs))},
         "category": {k: v for k in CATEGORIES if (v := sum(q.category == k for q in qs))},
-        "role_level": {
-            f"{r} / {lv}": n for (r, lv), n in sorted(Counter((q.role, q.level) for q in qs).items())
-        },
+        "role_level": {f"{r} / {lv}": n for (r, lv), n in sorted(Counter((q.role, q.level) for q in qs).items())},
         "role_seniority": {
             f"{r} / {s}": n for (r, s), n in sorted(Counter((q.role, q.seniority or "-") for q in qs).items())
         },

@@ -36,7 +36,9 @@ def run_devset(root: Path) -> dict[str, Any]:
     from coach.api import default_grader
 
     grader = default_grader()
-    answers = (root / "answers.jsonl").read_text(encoding="utf-8").count("\n") if (root / "answers.jsonl").exists() else 0
+    answers = (
+        (root / "answers.jsonl").read_text(encoding="utf-8").count("\n") if (root / "answers.jsonl").exists() else 0
+    )
     progress, advance = _progress(answers, "grading dev set")
     with progress:
         report = evaluate_devset(root, lambda q, a: grader.grade(q, a), progress=advance)

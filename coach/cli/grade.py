@@ -57,7 +57,9 @@ def render_grade(grade: Any, question: Any) -> None:
     s = grade.structure
     if s.expected != "none":
         found = ", ".join(k for k, v in s.elements.items() if v) or "none"
-        console.print(f"[bold]Structure[/] ({s.expected}): {'complete' if s.complete else 'incomplete'}; found: {found}")
+        console.print(
+            f"[bold]Structure[/] ({s.expected}): {'complete' if s.complete else 'incomplete'}; found: {found}"
+        )
     sp = grade.specificity
     console.print(
         f"[bold]Specificity[/] {sp.score:.2f}: named {', '.join(sp.named[:6]) or '—'}; numbers {', '.join(sp.numbers[:4]) or '—'}"
@@ -120,11 +122,14 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--question", "-q", help="A bank id, or a YAML/JSON file with one question.")
         ] = None,
         answer: Annotated[
-            Path | None, typer.Option("--answer", "-a", help="File with the answer; '-' or nothing reads standard input.")
+            Path | None,
+            typer.Option("--answer", "-a", help="File with the answer; '-' or nothing reads standard input."),
         ] = None,
         seconds: Annotated[float | None, typer.Option("--seconds", help="How long the spoken answer took.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the grade as JSON.")] = False,
-        batch: Annotated[Path | None, typer.Option("--batch", help="JSONL of {id, question, answer[, seconds]}.")] = None,
+        batch: Annotated[
+            Path | None, typer.Option("--batch", help="JSONL of {id, question, answer[, seconds]}.")
+        ] = None,
         output: Annotated[Path | None, typer.Option("--output", "-o", help="Where --batch writes its JSONL.")] = None,
         packs: Annotated[Path | None, typer.Option("--packs", help="Folder of extra question packs.")] = None,
     ) -> None:
@@ -147,10 +152,16 @@ def register(app: typer.Typer) -> None:
     @app.command("eval")
     @friendly
     def eval_cmd(
-        data: Annotated[Path | None, typer.Argument(help="JSONL of question, reference_answer, answer, score|label, split.")] = None,
-        devset: Annotated[Path | None, typer.Option("--devset", help="A dev-set folder (questions/*.yaml + answers.jsonl).")] = None,
+        data: Annotated[
+            Path | None, typer.Argument(help="JSONL of question, reference_answer, answer, score|label, split.")
+        ] = None,
+        devset: Annotated[
+            Path | None, typer.Option("--devset", help="A dev-set folder (questions/*.yaml + answers.jsonl).")
+        ] = None,
         limit: Annotated[int | None, typer.Option("--limit", help="Use at most this many items per split.")] = None,
-        dataset: Annotated[str | None, typer.Option("--dataset", help="Only rows whose `dataset` field equals this.")] = None,
+        dataset: Annotated[
+            str | None, typer.Option("--dataset", help="Only rows whose `dataset` field equals this.")
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
     ) -> None:
         """Measure the grader: correlation and QWK, or accuracy and macro-F1, on human-labelled data."""
@@ -198,7 +209,12 @@ def _grade_batch(batch: Path, output: Path | None, packs: Path | None) -> None:
             except (CoachError, json.JSONDecodeError, ValueError) as exc:
                 failures += 1
                 record.setdefault("id", n)
-                record["error"] = str(exc) if not isinstance(exc, json.JSONDecodeError) else f"line {n}: not JSON ({exc.msg})"
+                record["error"] = (
+                    str(exc) if not isinstance(exc, json.JSONDecodeError) else f"line {n}: not JSON ({exc.msg})"
+                )
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
             progress.advance(task)
-    console.print(f"Graded {len(lines) - failures} of {len(lines)} answer(s) into {output}" + (f"; {failures} error(s) recorded" if failures else ""))
+    console.print(
+        f"Graded {len(lines) - failures} of {len(lines)} answer(s) into {output}"
+        + (f"; {failures} error(s) recorded" if failures else "")
+    )

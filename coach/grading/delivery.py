@@ -41,14 +41,28 @@ _EXAMPLE = re.compile(
     re.IGNORECASE,
 )
 _FILLERS = {
-    "um": r"\bu+m+\b", "uh": r"\bu+h+\b", "like": r",\s*like,|\blike,\s", "you know": r"\byou know\b",
-    "basically": r"\bbasically\b", "actually": r"\bactually\b", "literally": r"\bliterally\b",
-    "sort of": r"\bsort of\b", "kind of": r"\bkind of\b", "i mean": r"\bi mean\b", "stuff": r"\band stuff\b|\bstuff like that\b",
+    "um": r"\bu+m+\b",
+    "uh": r"\bu+h+\b",
+    "like": r",\s*like,|\blike,\s",
+    "you know": r"\byou know\b",
+    "basically": r"\bbasically\b",
+    "actually": r"\bactually\b",
+    "literally": r"\bliterally\b",
+    "sort of": r"\bsort of\b",
+    "kind of": r"\bkind of\b",
+    "i mean": r"\bi mean\b",
+    "stuff": r"\band stuff\b|\bstuff like that\b",
 }
 _HEDGES = {
-    "i think": r"\bi think\b", "maybe": r"\bmaybe\b", "probably": r"\bprobably\b", "i guess": r"\bi guess\b",
-    "perhaps": r"\bperhaps\b", "not sure": r"\bnot (?:really )?sure\b", "i suppose": r"\bi suppose\b",
-    "somewhat": r"\bsomewhat\b", "hopefully": r"\bhopefully\b",
+    "i think": r"\bi think\b",
+    "maybe": r"\bmaybe\b",
+    "probably": r"\bprobably\b",
+    "i guess": r"\bi guess\b",
+    "perhaps": r"\bperhaps\b",
+    "not sure": r"\bnot (?:really )?sure\b",
+    "i suppose": r"\bi suppose\b",
+    "somewhat": r"\bsomewhat\b",
+    "hopefully": r"\bhopefully\b",
 }
 _FILLER_RE = {k: re.compile(v, re.IGNORECASE) for k, v in _FILLERS.items()}
 _HEDGE_RE = {k: re.compile(v, re.IGNORECASE) for k, v in _HEDGES.items()}
@@ -67,7 +81,9 @@ def assess_specificity(units: Sequence[Unit]) -> SpecificityResult:
     """Concrete detail in the units that carry content (the caller leaves out lists and filler)."""
     text = " ".join(u.text for u in units)
     numbers = _unique([m.group(0) for m in _NUMBER.finditer(text)])
-    named = _unique([m.group(0) for m in _NAMED.finditer(text)] + [a for a in _ACRONYM.findall(text) if a not in ("I", "AI", "OK")])
+    named = _unique(
+        [m.group(0) for m in _NAMED.finditer(text)] + [a for a in _ACRONYM.findall(text) if a not in ("I", "AI", "OK")]
+    )
     stakeholders = _unique([m.group(0) for m in _STAKEHOLDERS.finditer(text)])
     example = bool(_EXAMPLE.search(text))
     score = (
@@ -109,7 +125,9 @@ def assess_delivery(text: str, units: Sequence[Unit], repeated: int, seconds: fl
     if sum(fillers.values()) >= 3:
         notes.append("Cut filler words (" + ", ".join(sorted(fillers)) + "); a short pause sounds more confident.")
     if sum(hedges.values()) >= 3:
-        notes.append("Hedging a lot (" + ", ".join(sorted(hedges)) + ") undersells you; state your view, then its limits.")
+        notes.append(
+            "Hedging a lot (" + ", ".join(sorted(hedges)) + ") undersells you; state your view, then its limits."
+        )
     if long_sentences >= 2:
         notes.append("Some sentences run past 45 words; break them up so they are easy to follow aloud.")
     if repeated:

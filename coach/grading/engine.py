@@ -11,7 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from coach.bank.schema import Question
+from coach.errors import InvalidInput
 from coach.grading import gaming
+from coach.grading.background import Background, centroid
 from coach.grading.delivery import assess_delivery, assess_specificity
 from coach.grading.embedders import Embedder, default_embedder
 from coach.grading.feedback import write_feedback
@@ -24,8 +26,6 @@ from coach.grading.model import (
     KeyPointResult,
     PitfallResult,
 )
-from coach.errors import InvalidInput
-from coach.grading.background import Background, centroid
 from coach.grading.rubric import cue_hits, cue_pattern
 from coach.grading.structure import assess_structure
 from coach.grading.text import Unit, check_answer, content_words, has_negation, split_units, words
@@ -40,6 +40,7 @@ PITFALL_AT = 0.65
 REUSE_PENALTY = 0.05
 PITFALL_PENALTY = 0.25
 OFF_TOPIC_MAX_COVERAGE = 0.35
+ORDER_WEIGHT = 0.5  # how much a scrambled word order lowers the reference match
 MIN_WORDS = 40  # an interview answer under 40 words cannot show a rubric's worth of content
 
 
@@ -113,7 +114,11 @@ class Grader:
         self, question: Question, answer: str, *, seconds: float | None = None, reference_only: bool = False
     ) -> Grade:
         return grade(
-            question, answer, seconds=seconds, embedder=self.embedder, background=self.background,
+            question,
+            answer,
+            seconds=seconds,
+            embedder=self.embedder,
+            background=self.background,
             reference_only=reference_only,
         )
 
@@ -124,9 +129,7 @@ def _negated_before(text: str, start: int) -> bool:
     return has_negation(" ".join(before)) if before else False
 
 
-def _pitfall_evidence(
-    pitfall_cues: tuple[str, ...], unit: Unit, semantic: float, best_key_point: float
-) -> bool:
+def _pitfall_evidence(pitfall_cues: tuple[str, ...], unit: Unit, semantic: float, best_key_point: float) -> bool:
     for cue in pitfall_cues:
         match = cue_pattern(cue).search(unit.text)
         if match and not _negated_before(unit.text, match.start()):
@@ -146,7 +149,7 @@ def grade(
 ) -> Grade:
     """Grade one answer. Pure: the same question, answer and background always give the same Grade."""
     text = check_answer(answer)
-    if seconds is not None and not (0 < seconds < 24 * 3600):
+    if seconds is not None and not (isinstance(seconds, int | float) and 0 < seconds < 24 * 3600):
         raise InvalidInput(f"seconds must be a positive duration under a day; got {seconds!r}.")
     embedder = embedder or default_embedder()
     rubric = _prepare(question, embedder)
@@ -167,7 +170,9 @@ def grade(
         for j, unit in enumerate(units):
             if list_mask[j]:
                 continue
-            if _pitfall_evidence(pitfall.cues, unit, float(rubric.pitfalls[i] @ vectors[j]), float(best_kp_per_unit[j])):
+            if _pitfall_evidence(
+                pitfall.cues, unit, float(rubric.pitfalls[i] @ vectors[j]), float(best_kp_per_unit[j])
+            ):
                 pitfall_results.append(PitfallResult(id=pitfall.id, text=pitfall.text, evidence=unit.text))
                 pitfall_units.add(j)
                 break
@@ -249,7 +254,11 @@ def grade(
                 reason=f"{n_words} words is too short to show what the question asks for; aim for 150-400 words.",
             )
         )
-    if not stuffing and not reference_only and _off_topic(n_words, coverage, topic, q_margin + e_margin, vocabulary, background is not None):
+    if (
+        not stuffing
+        and not reference_only
+        and _off_topic(n_words, coverage, topic, q_margin + e_margin, vocabulary, background is not None)
+    ):
         flags.append(
             Flag(
                 code="off_topic",
@@ -334,7 +343,7 @@ def reference_match(embedder: Embedder, question_text: str, answer: str, referen
         recall = len(all_ref & {w[:5] for w in content_words(answer)}) / max(1, len(all_ref))
     # Embeddings barely see word order: a reshuffled reference would match perfectly without this.
     order = gaming.order_kept(answer, reference)
-    return (plain + demoted + recall) / 3 * (0.5 + 0.5 * order)
+    return (plain + demoted + recall) / 3 * (1 - ORDER_WEIGHT + ORDER_WEIGHT * order)
 
 
 def lexical_share(text: str, question: Question) -> float:
@@ -351,7 +360,9 @@ def lexical_share(text: str, question: Question) -> float:
     return sum(w[:5] in vocab for w in answer_words) / len(answer_words)
 
 
-def _off_topic(n_words: int, coverage: float, topic: float, margin: float, vocabulary: float, contrastive: bool) -> bool:
+def _off_topic(
+    n_words: int, coverage: float, topic: float, margin: float, vocabulary: float, contrastive: bool
+) -> bool:
     """Fluent but about something else: little coverage, and at least two independent signals agree."""
     if n_words < MIN_WORDS or coverage >= OFF_TOPIC_MAX_COVERAGE:
         return False
@@ -370,5 +381,3 @@ def _score(coverage: float, specificity: float, structure_complete: bool, expect
     if pitfalls:
         raw -= min(PITFALL_PENALTY * (1 + 0.5 * (pitfalls - 1)), 2 * PITFALL_PENALTY)
     return float(np.clip(raw, 1.0, 5.0))
-
-

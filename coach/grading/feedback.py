@@ -68,7 +68,9 @@ def write_feedback(
             detail = ", ".join(list(specificity.named[:3]) + list(specificity.numbers[:2]))
             strengths.append(f"Concrete detail ({detail}) makes the answer credible.")
         if len(strengths) < 2 and structure.complete and structure.expected != "none":
-            strengths.append("Clear structure: " + ("a complete STAR story." if structure.expected == "star" else "an ordered plan."))
+            strengths.append(
+                "Clear structure: " + ("a complete STAR story." if structure.expected == "star" else "an ordered plan.")
+            )
 
     cue_map = {kp.id: kp.cues for kp in question.key_points}
     improvements: list[str] = []

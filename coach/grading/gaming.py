@@ -15,28 +15,47 @@ ANSWER_STOPWORDS = 0.15
 _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (reason, re.compile(pattern, re.IGNORECASE | re.MULTILINE | re.DOTALL))
     for reason, pattern in (
-        ("tells the reader to ignore its instructions",
-         r"\b(?:ignore|disregard|forget|override|bypass)\b[^.\n]{0,40}\b(?:instructions?|rubric|previous|prior|above|guidelines?|criteria|rules|prompt)\b"),
-        ("asks for a particular score",
-         r"\b(?:give|award|assign|grant|mark|rate|score|grade)\b[^.\n]{0,40}\b(?:5|five|10|ten|100|full|maximum|max|top|perfect|highest)\b[^.\n]{0,20}(?:marks?|score|points?|stars?|rating|/\s*5|out of|grade)"),
+        (
+            "tells the reader to ignore its instructions",
+            r"\b(?:ignore|disregard|forget|override|bypass)\b[^.\n]{0,40}\b(?:instructions?|rubric|previous|prior|above|guidelines?|criteria|rules|prompt)\b",
+        ),
+        (
+            "asks for a particular score",
+            r"\b(?:give|award|assign|grant|mark|rate|score|grade)\b[^.\n]{0,40}\b(?:5|five|10|ten|100|full|maximum|max|top|perfect|highest)\b[^.\n]{0,20}(?:marks?|score|points?|stars?|rating|/\s*5|out of|grade)",
+        ),
         ("asks for a particular score", r"\b(?:5|five)\s*(?:/|out of)\s*(?:5|five)\b"),
         ("asks for a particular score", r"\b(?:full|maximum|perfect|top) (?:marks|score|points|rating)\b"),
-        ("addresses an automated grader",
-         r"\b(?:grader|evaluator|assessor|scoring (?:model|system|engine|algorithm)|assessment (?:model|system|engine|ai)|grading (?:model|system|engine|ai)|automated (?:grader|reviewer|assessment|scoring|evaluation|evaluator)|ai (?:grader|judge|evaluator|reviewer|assessor))\b"),
+        (
+            "addresses an automated grader",
+            r"\b(?:grader|evaluator|assessor|scoring (?:model|system|engine|algorithm)|assessment (?:model|system|engine|ai)|grading (?:model|system|engine|ai)|automated (?:grader|reviewer|assessment|scoring|evaluation|evaluator)|ai (?:grader|judge|evaluator|reviewer|assessor))\b",
+        ),
         ("contains a chat role marker", r"^\s*(?:\[|<|#+\s*)?(?:system|assistant|developer)\s*(?:\]|>|:)"),
         ("contains a chat role marker", r"<\|im_(?:start|end)\|>|\[/?INST\]|<</?SYS>>|<\|(?:system|user|assistant)\|>"),
         ("hides text in an HTML comment", r"<!--.*?-->"),
         ("contains a pre-filled verdict", r"[\"'](?:score|verdict|grade|rating|result)[\"']\s*:\s*[\"']?\w"),
         ("claims special approval", r"\bpre-?approved\b|\bapproved by the interviewer\b"),
-        ("claims special authority", r"\b(?:i am|i'm|as) (?:the|your) (?:developer|creator|administrator|admin|system owner)\b"),
-        ("asks for special treatment in scoring",
-         r"\baccommodation\b[^.\n]{0,80}\b(?:scor|grad|mark)|\b(?:scor|grad|mark)\w*[^.\n]{0,80}\baccommodation\b"),
-        ("tells the reader to ignore its instructions",
-         r"\b(?:ignore|ignorar|ignora|desconsidere)\b[^.\n]{0,40}\b(?:instru[cç]|regras|reglas|rubrica|r[uú]brica)"),
+        (
+            "claims special authority",
+            r"\b(?:i am|i'm|as) (?:the|your) (?:developer|creator|administrator|admin|system owner)\b",
+        ),
+        (
+            "asks for special treatment in scoring",
+            r"\baccommodation\b[^.\n]{0,80}\b(?:scor|grad|mark)|\b(?:scor|grad|mark)\w*[^.\n]{0,80}\baccommodation\b",
+        ),
+        (
+            "tells the reader to ignore its instructions",
+            r"\b(?:ignore|ignorar|ignora|desconsidere)\b[^.\n]{0,40}\b(?:instru[cç]|regras|reglas|rubrica|r[uú]brica)",
+        ),
         ("asks for a particular score", r"\b(?:nota|pontua[cç][aã]o|puntuaci[oó]n|calificaci[oó]n) m[aá]xima\b"),
         ("addresses an automated grader", r"\b(?:avaliador|avaliadora|evaluador|evaluadora|corretor)\b"),
-        ("addresses the model directly", r"\byou are (?:now )?(?:a|an|the)\b[^.\n]{0,30}\b(?:grader|evaluator|assistant|model|judge)\b"),
-        ("addresses the model directly", r"\b(?:dear|attention|note (?:to|for)|message (?:to|for)|instructions? (?:to|for)) (?:the )?(?:ai|model|llm|grader|evaluator|assessor|reviewer|marker|scoring)\b"),
+        (
+            "addresses the model directly",
+            r"\byou are (?:now )?(?:a|an|the)\b[^.\n]{0,30}\b(?:grader|evaluator|assistant|model|judge)\b",
+        ),
+        (
+            "addresses the model directly",
+            r"\b(?:dear|attention|note (?:to|for)|message (?:to|for)|instructions? (?:to|for)) (?:the )?(?:ai|model|llm|grader|evaluator|assessor|reviewer|marker|scoring)\b",
+        ),
     )
 )
 
@@ -138,7 +157,23 @@ def _ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:
 _DET = {"the", "an"}  # not "a": short answers name things "bulb a", "terminal a"
 _PREP = {"of", "in", "on", "at", "by", "for", "with", "to", "from", "into", "than"}
 _CONJ = {"and", "or", "but"}
-_AUX = {"is", "are", "was", "were", "be", "been", "can", "will", "would", "could", "should", "does", "do", "has", "have"}
+_AUX = {
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "been",
+    "can",
+    "will",
+    "would",
+    "could",
+    "should",
+    "does",
+    "do",
+    "has",
+    "have",
+}
 _FUNCTION = _DET | _PREP | _CONJ
 _BAD_END = _FUNCTION | _AUX | {"when", "that", "because", "if", "which", "while", "then", "so", "not"}
 
@@ -147,7 +182,11 @@ def _word_salad_marks(text: str, tokens: list[str]) -> int:
     """Places where word order breaks English: 'the are', 'of and', a sentence ending in 'the'."""
     marks = 0
     for x, y in zip(tokens, tokens[1:]):
-        if (x in _DET and (y in _FUNCTION or y in _AUX)) or (x in _PREP and y in (_PREP | _CONJ)) or (x in _CONJ and y in _CONJ):
+        if (
+            (x in _DET and (y in _FUNCTION or y in _AUX))
+            or (x in _PREP and y in (_PREP | _CONJ))
+            or (x in _CONJ and y in _CONJ)
+        ):
             marks += 1
     if tokens and tokens[0] in (_CONJ | {"by", "of", "than", "is", "are", "was", "were"}):
         marks += 1

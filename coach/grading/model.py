@@ -112,4 +112,6 @@ class Grade(_Frozen):
     @property
     def counts_toward_progress(self) -> bool:
         """Gamed answers (copies, lists, injections, off-topic) are shown but never count as mastery."""
-        return not any(f.code in ("copied_example", "keyword_stuffing", "injection_attempt", "off_topic") for f in self.flags)
+        return not any(
+            f.code in ("copied_example", "keyword_stuffing", "injection_attempt", "off_topic") for f in self.flags
+        )

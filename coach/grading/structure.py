@@ -35,15 +35,35 @@ _STAR = {
         re.IGNORECASE,
     ),
 }
-_REFLECTION = re.compile(r"\b(?:i learned|i learnt|lesson|next time|looking back|in hindsight|since then|what i took away)\b", re.I)
-_NUMBER = re.compile(r"\b\d+(?:[.,]\d+)?\s*(?:%|percent|per cent|points?|x|times|weeks?|days?|months?|hours?)?|\b(?:half|doubled|tripled|halved)\b", re.I)
+_REFLECTION = re.compile(
+    r"\b(?:i learned|i learnt|lesson|next time|looking back|in hindsight|since then|what i took away)\b", re.I
+)
+_NUMBER = re.compile(
+    r"\b\d+(?:[.,]\d+)?\s*(?:%|percent|per cent|points?|x|times|weeks?|days?|months?|hours?)?|\b(?:half|doubled|tripled|halved)\b",
+    re.I,
+)
 
 _STAGES = {
-    "assess": re.compile(r"\b(?:assess|investigat|understand|quantif|measur|analy[sz]|audit|diagnos|gather|scope|triage|verify|check|size|map)\w*", re.I),
-    "contain": re.compile(r"\b(?:pause|paus|roll ?back|halt|stop|contain|disabl|suspend|kill switch|limit|restrict|freeze|pull|turn off|switch off|hold)\w*", re.I),
-    "fix": re.compile(r"\b(?:fix|retrain|reweigh|mitigat|adjust|remediat|redesign|correct|recalibrat|rebuild|patch|resolv|improv|replac)\w*", re.I),
-    "communicate": re.compile(r"\b(?:communicat|inform|notify|tell|explain|brief|stakeholder|transparen|disclos|escalat|report|update|share)\w*", re.I),
-    "prevent": re.compile(r"\b(?:prevent|monitor|recurr|post-?mortem|checklist|going forward|long[- ]term|guardrail|policy|process|regular|ongoing|continuous|review)\w*", re.I),
+    "assess": re.compile(
+        r"\b(?:assess|investigat|understand|quantif|measur|analy[sz]|audit|diagnos|gather|scope|triage|verify|check|size|map)\w*",
+        re.I,
+    ),
+    "contain": re.compile(
+        r"\b(?:pause|paus|roll ?back|halt|stop|contain|disabl|suspend|kill switch|limit|restrict|freeze|pull|turn off|switch off|hold)\w*",
+        re.I,
+    ),
+    "fix": re.compile(
+        r"\b(?:fix|retrain|reweigh|mitigat|adjust|remediat|redesign|correct|recalibrat|rebuild|patch|resolv|improv|replac)\w*",
+        re.I,
+    ),
+    "communicate": re.compile(
+        r"\b(?:communicat|inform|notify|tell|explain|brief|stakeholder|transparen|disclos|escalat|report|update|share)\w*",
+        re.I,
+    ),
+    "prevent": re.compile(
+        r"\b(?:prevent|monitor|recurr|post-?mortem|checklist|going forward|long[- ]term|guardrail|policy|process|regular|ongoing|continuous|review)\w*",
+        re.I,
+    ),
 }
 _SIGNPOSTS = re.compile(
     r"\b(?:first(?:ly)?|second(?:ly)?|third(?:ly)?|fourth|fifth|then|next|after that|finally|lastly|step \d|to start|to begin|once|before)\b",

@@ -14,38 +14,70 @@ MAX_ANSWER_CHARS = 20_000
 MAX_UNIT_WORDS = 60
 
 ENGLISH_STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have
-    having he her here hers herself him himself his how i if in into is it its itself just me more most my
-    myself no nor not now of off on once only or other our ours ourselves out over own same she should so
-    some such than that the their theirs them themselves then there these they this those through to too
-    under until up very was we were what when where which while who whom why will with would you your
-    yours yourself yourselves i'd i'm i've i'll we'd we'll we're we've it's that's there's don't didn't
-    doesn't isn't wasn't weren't won't wouldn't can't couldn't shouldn't let's also may might must shall
-    one first then next""".split()
+    ["a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "i'd", "i'm", "i've", "i'll", "we'd", "we'll", "we're", "we've", "it's", "that's", "there's", "don't", "didn't", "doesn't", "isn't", "wasn't", "weren't", "won't", "wouldn't", "can't", "couldn't", "shouldn't", "let's", "also", "may", "might", "must", "shall", "one", "first", "then", "next"]
 )
 
 # Frequent function words of languages candidates might answer in by mistake (for the "not English" check).
 FOREIGN_STOPWORDS = frozenset(
-    """que de la el los las del para por con una uno unos unas es son está están pero como más muy también
-    sobre entre cuando donde porque ser fue hay sus nuestro nuestra
-    não nao uma um com para pelo pela pelos pelas é são está estão mas mais muito também sobre entre quando
-    onde porque ser foi há seus suas nosso nossa dos das ao aos às você isso esse essa este esta
-    le les des du et est une pour dans qui pas sur avec sont nous vous leur cette ces mais plus
-    der die das und ist nicht ein eine mit für auf den dem des sich auch von zu wir sie ich""".split()
+    ["que", "de", "la", "el", "los", "las", "del", "para", "por", "con", "una", "uno", "unos", "unas", "es", "son", "está", "están", "pero", "como", "más", "muy", "también", "sobre", "entre", "cuando", "donde", "porque", "ser", "fue", "hay", "sus", "nuestro", "nuestra", "não", "nao", "uma", "um", "com", "para", "pelo", "pela", "pelos", "pelas", "é", "são", "está", "estão", "mas", "mais", "muito", "também", "sobre", "entre", "quando", "onde", "porque", "ser", "foi", "há", "seus", "suas", "nosso", "nossa", "dos", "das", "ao", "aos", "às", "você", "isso", "esse", "essa", "este", "esta", "le", "les", "des", "du", "et", "est", "une", "pour", "dans", "qui", "pas", "sur", "avec", "sont", "nous", "vous", "leur", "cette", "ces", "mais", "plus", "der", "die", "das", "und", "ist", "nicht", "ein", "eine", "mit", "für", "auf", "den", "dem", "des", "sich", "auch", "von", "zu", "wir", "sie", "ich"]
 )
 
 NEGATIONS = (
-    r"\bnot\b", r"\bnever\b", r"\bno\b", r"n't\b", r"\bwithout\b", r"\brather than\b", r"\binstead of\b",
-    r"\bavoid(?:s|ed|ing)?\b", r"\bnor\b", r"\bisn't enough\b", r"\bnot enough\b", r"\bwouldn't\b",
-    r"\bagainst\b", r"\bmistake\b", r"\bmyth\b", r"\bwrong\b", r"\bfalse\b", r"\bfails? to\b",
-    r"\binsufficient\b", r"\bdoesn't\b", r"\bcan't\b", r"\bcannot\b", r"\bresist(?:ed)?\b", r"\brefus",
+    r"\bnot\b",
+    r"\bnever\b",
+    r"\bno\b",
+    r"n't\b",
+    r"\bwithout\b",
+    r"\brather than\b",
+    r"\binstead of\b",
+    r"\bavoid(?:s|ed|ing)?\b",
+    r"\bnor\b",
+    r"\bisn't enough\b",
+    r"\bnot enough\b",
+    r"\bwouldn't\b",
+    r"\bagainst\b",
+    r"\bmistake\b",
+    r"\bmyth\b",
+    r"\bwrong\b",
+    r"\bfalse\b",
+    r"\bfails? to\b",
+    r"\binsufficient\b",
+    r"\bdoesn't\b",
+    r"\bcan't\b",
+    r"\bcannot\b",
+    r"\bresist(?:ed)?\b",
+    r"\brefus",
 )
 _NEGATION_RE = re.compile("|".join(NEGATIONS), re.IGNORECASE)
 
 _ABBREVIATIONS = (
-    "e.g.", "i.e.", "etc.", "vs.", "art.", "arts.", "al.", "no.", "nos.", "fig.", "mr.", "mrs.", "ms.", "dr.",
-    "prof.", "inc.", "ltd.", "co.", "corp.", "u.s.", "u.k.", "e.u.", "approx.", "sec.", "para.", "cf.", "jr.",
+    "e.g.",
+    "i.e.",
+    "etc.",
+    "vs.",
+    "art.",
+    "arts.",
+    "al.",
+    "no.",
+    "nos.",
+    "fig.",
+    "mr.",
+    "mrs.",
+    "ms.",
+    "dr.",
+    "prof.",
+    "inc.",
+    "ltd.",
+    "co.",
+    "corp.",
+    "u.s.",
+    "u.k.",
+    "e.u.",
+    "approx.",
+    "sec.",
+    "para.",
+    "cf.",
+    "jr.",
 )
 _WORD_RE = re.compile(r"[A-Za-z\u00C0-\u024F0-9]+(?:['’][A-Za-z]+)?")
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\U000e0000-\U000e007f]")
