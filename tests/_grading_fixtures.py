@@ -1,14 +1,17 @@
 """Shared grading fixtures: ONE default grader per test session, loaded and used with the network off.
 
-Import the fixtures into a test module (`from _grading_fixtures import grader, devset`) and mark the
-module `pytestmark = pytest.mark.disable_socket`: pytest-socket then blocks every socket during each
-test, and the grader itself is first loaded with sockets blocked and HF_HUB_OFFLINE=1, so a test run
-proves that grading never needs the network.
+A test module uses them with `pytest_plugins = ["_grading_fixtures"]` (registered once per session, so
+there is one grader however many modules ask; the line can move to conftest.py) and marks itself
+`pytestmark = pytest.mark.disable_socket`: pytest-socket then blocks every socket during each test, and
+the grader itself is first loaded with sockets blocked and HF_HUB_OFFLINE=1, so a test run proves that
+grading never needs the network.
 
 The grader is `coach.api.default_grader()` (the numpy MiniLM embedder plus the shipped bank as
 background). Its on-disk embedding cache lives in pytest's cache folder (`.pytest_cache/d/...`), never in
 the real home directory: vectors are keyed by model id and text hash, so a warm cache only saves time
 (the background takes a minute or two to embed on a cold 2-core machine, about a second warm).
+
+PYTEST_DONT_REWRITE: test modules import helpers from here before `pytest_plugins` registers it.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ GOLDEN = Path(__file__).parent / "golden"
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
 
 
+LOADED_WITH: dict[str, Any] = {}  # the conditions the session grader was loaded under (for the no-network test)
+
+
 def sockets_blocked() -> bool:
     return socket.socket is not pytest_socket._true_socket
 
@@ -50,6 +56,7 @@ def _load_default_grader(cache_home: str):
     if not was_blocked:
         pytest_socket.disable_socket()
     try:
+        LOADED_WITH.update(sockets_blocked=sockets_blocked(), env={k: os.environ.get(k) for k in OFFLINE_ENV})
         return default_grader(Settings(home=Path(cache_home)))
     finally:
         if not was_blocked:

@@ -16,13 +16,14 @@ import sys
 from typing import Any
 
 import pytest
+from _grading_fixtures import GOLDEN, golden_rows, load_devset
 from scipy.stats import spearmanr
 from typer.testing import CliRunner
 
-from _grading_fixtures import GOLDEN, devset, golden_rows, grader, load_devset  # noqa: F401  (fixtures)
 from coach.cli import app
 from coach.grading.model import Grade
 
+pytest_plugins = ["_grading_fixtures"]  # the shared `grader` and `devset` fixtures
 pytestmark = pytest.mark.disable_socket
 
 GENUINE = ("excellent", "good", "adequate", "weak", "poor")
@@ -92,7 +93,7 @@ def _rows(graded: dict[str, Grade], devset) -> list[dict[str, Any]]:
 
 
 def test_golden_file_follows_the_readme_definitions_for_every_devset_answer(devset):
-    assert GOLDEN_ROWS == [golden_row(a) for a in devset.answers], "regenerate: python tests/test_grading_devset.py"
+    assert [golden_row(a) for a in devset.answers] == GOLDEN_ROWS, "regenerate: python tests/test_grading_devset.py"
 
 
 def test_golden_flags_agree_with_the_devset_labels(devset):
@@ -106,8 +107,15 @@ def test_golden_file_covers_the_whole_devset():
     kinds = [r["kind"] for r in GOLDEN_ROWS]
     assert len(GOLDEN_ROWS) == 100
     assert {k: kinds.count(k) for k in BANDS} == {
-        "excellent": 12, "good": 12, "non_native": 4, "adequate": 12, "weak": 12, "poor": 12,
-        "keyword_salad": 12, "injection": 12, "off_topic": 12,
+        "excellent": 12,
+        "good": 12,
+        "non_native": 4,
+        "adequate": 12,
+        "weak": 12,
+        "poor": 12,
+        "keyword_salad": 12,
+        "injection": 12,
+        "off_topic": 12,
     }
 
 
@@ -116,7 +124,11 @@ def test_golden_file_covers_the_whole_devset():
 
 def _golden_params():
     for row in GOLDEN_ROWS:
-        marks = [pytest.mark.xfail(reason=KNOWN_GAPS[row["answer_id"]], strict=True)] if row["answer_id"] in KNOWN_GAPS else []
+        marks = (
+            [pytest.mark.xfail(reason=KNOWN_GAPS[row["answer_id"]], strict=True)]
+            if row["answer_id"] in KNOWN_GAPS
+            else []
+        )
         yield pytest.param(row, id=row["answer_id"], marks=marks)
 
 
@@ -169,7 +181,9 @@ def test_gaming_answers_average_at_most_one_and_a_half_and_none_exceeds_two(kind
 
 
 def test_gaming_answers_never_count_toward_progress(graded, devset):
-    counted = [a["answer_id"] for a in devset.answers if a["kind"] in GAMING and graded[a["answer_id"]].counts_toward_progress]
+    counted = [
+        a["answer_id"] for a in devset.answers if a["kind"] in GAMING and graded[a["answer_id"]].counts_toward_progress
+    ]
     assert counted == []
 
 

@@ -54,17 +54,21 @@ def signal(grade: Any, alternatives: list[float] | None = None) -> float:
 
 
 def reference_signal(grader: Any, question: Any, answer: str, row: dict[str, Any]) -> float:
-    """Grade against the main reference, then take the best match over the row's other references."""
+    """The reference match against the row's references (main first), zero for gaming answers."""
     from coach.grading.engine import reference_match
     from coach.grading.text import normalise
 
     g = grader.grade(question, answer, reference_only=True)
-    others = [
-        reference_match(grader.embedder, question.text, normalise(answer), str(ref.get("text", "")))
+    if any(f.code in GAMING for f in g.flags):
+        return 0.0
+    alternatives = [
+        str(ref.get("text", ""))
         for ref in row.get("reference_answers") or []
         if str(ref.get("text", "")).strip() and str(ref.get("text", "")).strip() != question.example_answer.strip()
     ]
-    return signal(g, others)
+    if not alternatives:
+        return float(g.relevance.get("reference_match", g.coverage))
+    return reference_match(grader.embedder, question.text, normalise(answer), question.example_answer, alternatives)
 
 
 def grade_reference_rows(rows: list[dict[str, Any]], label: str = "grading") -> list[float]:

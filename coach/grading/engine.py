@@ -320,20 +320,24 @@ def _demote(text: str, question_stems: set[str]) -> str:
     return " ".join(kept) or "nothing"
 
 
-def reference_match(embedder: Embedder, question_text: str, answer: str, reference: str) -> float:
+def reference_match(
+    embedder: Embedder, question_text: str, answer: str, reference: str, alternatives: Sequence[str] = ()
+) -> float:
     """How well a short answer matches a reference answer, with the question's own words demoted.
 
     Words the question already contains are no evidence that the answer is right (restating the question
     earns nothing), so they are removed before comparing (question demoting, as in Sultan et al. 2016).
-    The result averages three views: plain cosine, cosine of the demoted texts, and the share of the
-    reference's demoted content words that the answer uses.
+    The result averages three views: the plain cosine and the cosine of the demoted texts (best over the
+    reference and any alternative references), and the share of the main reference's demoted content
+    words that the answer uses (alternatives are often bare keyword lists, too easy to "recall").
     """
     question_stems = {w[:5] for w in content_words(question_text)}
-    vectors = embedder.embed_batch(
-        [answer, reference, _demote(answer, question_stems), _demote(reference, question_stems)]
-    )
-    plain = float(vectors[0] @ vectors[1])
-    demoted = float(vectors[2] @ vectors[3])
+    references = [reference, *[a for a in alternatives if a.strip()]]
+    texts = [answer, *references, _demote(answer, question_stems), *[_demote(r, question_stems) for r in references]]
+    vectors = embedder.embed_batch(texts)
+    n = len(references)
+    plain = float((vectors[1 : 1 + n] @ vectors[0]).max())
+    demoted = float((vectors[2 + n :] @ vectors[1 + n]).max())
     ref_words = {w[:5] for w in content_words(reference)} - question_stems
     ans_words = {w[:5] for w in content_words(answer)} - question_stems
     if ref_words:

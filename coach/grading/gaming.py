@@ -12,50 +12,56 @@ LIST_UNIT_MIN_WORDS = 8
 LIST_UNIT_STOPWORDS = 0.12
 ANSWER_STOPWORDS = 0.15
 
+_GRADER = r"(?:grader|grading (?:model|system|engine|ai|bot)|evaluator|assessor|marker|scorer|judge|llm|language model|ai model|ai system|assessment (?:model|system|engine|ai)|scoring (?:model|system|engine|ai|bot)|evaluation (?:model|system|engine|ai))"
+_ANSWER = r"(?:this|my|the|our)\s+(?:answer|response|submission|reply|essay)"
+_TOP = r"(?:5|five|10|ten|100|full|maximum|max|top|perfect|highest|a passing|passing|excellent)"
+
+# Strong signs stand on their own; a grader noun alone does not (answers discuss "scoring models",
+# "independent evaluators" and "third-party assessors"), only when the text addresses it.
 _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (reason, re.compile(pattern, re.IGNORECASE | re.MULTILINE | re.DOTALL))
     for reason, pattern in (
         (
             "tells the reader to ignore its instructions",
-            r"\b(?:ignore|disregard|forget|override|bypass)\b[^.\n]{0,40}\b(?:instructions?|rubric|previous|prior|above|guidelines?|criteria|rules|prompt)\b",
+            r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:all\s+|any\s+)?(?:of\s+)?(?:the\s+|your\s+|my\s+)?"
+            r"(?:previous|prior|above|earlier|preceding|original|system|grading|scoring|marking)?\s*"
+            r"(?:instructions?|prompts?|rubric|marking scheme|scoring (?:rules|criteria|guide))\b",
         ),
+        ("asks for a particular score", rf"\b(?:give|award|assign|grant|rate|score|mark|grade)\s+{_ANSWER}\b[^.\n]{{0,40}}\b{_TOP}\b"),
+        ("asks for a particular score", rf"\b(?:give|award|assign|grant)\s+(?:me|it|us)\s+(?:a\s+|the\s+)?{_TOP}\b[^.\n]{{0,20}}(?:marks?|score|points?|grade|rating)"),
+        ("asks for a particular score", r"\b(?:5|five|10|ten)\s*(?:/|out of)\s*(?:5|five|10|ten)\b"),
         (
             "asks for a particular score",
-            r"\b(?:give|award|assign|grant|mark|rate|score|grade)\b[^.\n]{0,40}\b(?:5|five|10|ten|100|full|maximum|max|top|perfect|highest)\b[^.\n]{0,20}(?:marks?|score|points?|stars?|rating|/\s*5|out of|grade)",
+            rf"\b(?:return|assign|output|give|set|award|mark)\s+(?:it\s+|this\s+)?(?:a\s+|the\s+)?(?:score|grade|mark|rating)\s+(?:of\s+)?{_TOP}\b",
         ),
-        ("asks for a particular score", r"\b(?:5|five)\s*(?:/|out of)\s*(?:5|five)\b"),
-        ("asks for a particular score", r"\b(?:full|maximum|perfect|top) (?:marks|score|points|rating)\b"),
         (
-            "addresses an automated grader",
-            r"\b(?:grader|evaluator|assessor|scoring (?:model|system|engine|algorithm)|assessment (?:model|system|engine|ai)|grading (?:model|system|engine|ai)|automated (?:grader|reviewer|assessment|scoring|evaluation|evaluator)|ai (?:grader|judge|evaluator|reviewer|assessor))\b",
+            "claims to have built the grader",
+            r"\b(?:built|wrote|developed|maintain|designed|created)\s+(?:this|the|your)\s+(?:automated\s+)?(?:grading|scoring|assessment|evaluation|marking)\s+(?:system|model|tool|pipeline|engine)",
         ),
+        ("addresses an automated grader", rf"(?:#|//|/\*)\s*(?:note\s+(?:to|for)\s+)?(?:the\s+)?{_GRADER}\s*[:,]"),
+        ("addresses an automated grader", rf"\bbefore you (?:grade|score|mark|evaluate|assess)\b|\b(?:as|to) the {_GRADER} (?:reading|seeing|grading|scoring)\b"),
+        ("asks for a particular score", r"\bfull marks\b|\bmaximum (?:score|marks|points)\b|\bperfect score\b"),
+        ("addresses an automated grader", rf"\b(?:dear|attention|hello|hi|note|message|instructions?|reminder|memo)\b[^.\n]{{0,20}}\b(?:to|for)?\s*(?:the\s+|any\s+)?(?:automated\s+|ai\s+)?{_GRADER}\b"),
+        ("addresses an automated grader", rf"^[\s\[(#/*-]*(?:to\s+)?(?:the\s+)?(?:automated\s+|ai\s+)?{_GRADER}\s*[:,]"),
+        ("addresses an automated grader", rf"\b(?:automated|automatic|ai|llm)\s+(?:grader|grading|evaluator|assessor|marker|scorer|judge)\b[^.\n]{{0,60}}\b(?:please|should|must|give|award|assign|return)\b[^.\n]{{0,30}}\b(?:score|marks?|grade|points)\b"),
+        ("addresses an automated grader", rf"\b(?:you|your)\b[^.\n]{{0,30}}\b(?:as|are)\s+(?:the|an?)\s+{_GRADER}\b"),
         ("contains a chat role marker", r"^\s*(?:\[|<|#+\s*)?(?:system|assistant|developer)\s*(?:\]|>|:)"),
         ("contains a chat role marker", r"<\|im_(?:start|end)\|>|\[/?INST\]|<</?SYS>>|<\|(?:system|user|assistant)\|>"),
         ("hides text in an HTML comment", r"<!--.*?-->"),
-        ("contains a pre-filled verdict", r"[\"'](?:score|verdict|grade|rating|result)[\"']\s*:\s*[\"']?\w"),
-        ("claims special approval", r"\bpre-?approved\b|\bapproved by the interviewer\b"),
-        (
-            "claims special authority",
-            r"\b(?:i am|i'm|as) (?:the|your) (?:developer|creator|administrator|admin|system owner)\b",
-        ),
+        ("contains a pre-filled verdict", r"[\"'](?:score|verdict|grade|rating|result|pass)[\"']\s*:\s*[\"']?\w"),
+        ("claims special approval", r"\bpre-?approved (?:this|the|my) (?:answer|response)\b|\b(?:this|my) (?:answer|response) (?:is|was|has been) (?:pre-?)?approved\b|\bapproved by the interviewer\b"),
+        ("claims special authority", r"\b(?:i am|i'm|as) (?:the|your) (?:developer|creator|administrator|admin|system owner|programmer)\b"),
         (
             "asks for special treatment in scoring",
-            r"\baccommodation\b[^.\n]{0,80}\b(?:scor|grad|mark)|\b(?:scor|grad|mark)\w*[^.\n]{0,80}\baccommodation\b",
+            r"\b(?:approved|granted|have|has|with) (?:an? )?(?:approved )?accommodation\b[^.\n]{0,80}\b(?:scor|grad|mark|award|disregard|ignore)",
         ),
         (
             "tells the reader to ignore its instructions",
-            r"\b(?:ignore|ignorar|ignora|desconsidere)\b[^.\n]{0,40}\b(?:instru[cç]|regras|reglas|rubrica|r[uú]brica)",
+            r"\b(?:ignore|ignorar|ignora|desconsidere|desconsidera)\b[^.\n]{0,40}\b(?:instru[cç]|regras|reglas|rubrica|r[uú]brica)",
         ),
         ("asks for a particular score", r"\b(?:nota|pontua[cç][aã]o|puntuaci[oó]n|calificaci[oó]n) m[aá]xima\b"),
         ("addresses an automated grader", r"\b(?:avaliador|avaliadora|evaluador|evaluadora|corretor)\b"),
-        (
-            "addresses the model directly",
-            r"\byou are (?:now )?(?:a|an|the)\b[^.\n]{0,30}\b(?:grader|evaluator|assistant|model|judge)\b",
-        ),
-        (
-            "addresses the model directly",
-            r"\b(?:dear|attention|note (?:to|for)|message (?:to|for)|instructions? (?:to|for)) (?:the )?(?:ai|model|llm|grader|evaluator|assessor|reviewer|marker|scoring)\b",
-        ),
+        ("addresses the model directly", rf"\byou are (?:now )?(?:a|an|the)\b[^.\n]{{0,30}}\b(?:grader|evaluator|assistant|judge|{_GRADER})\b"),
     )
 )
 
@@ -88,9 +94,15 @@ def detect_injection(text: str) -> Flag | None:
 
 
 def is_list_unit(unit: Unit) -> bool:
-    """A unit of many words with almost no function words reads as a list of terms, not a sentence."""
+    """A unit that reads as a list of terms, not a sentence: almost no function words, or a run of six
+    or more short comma-separated items with no lead-in clause ("caste, jurisdiction, local law, ...")."""
     tokens = words(unit.text)
-    return len(tokens) >= LIST_UNIT_MIN_WORDS and stopword_ratio(tokens) < LIST_UNIT_STOPWORDS
+    if len(tokens) >= LIST_UNIT_MIN_WORDS and stopword_ratio(tokens) < LIST_UNIT_STOPWORDS:
+        return True
+    items = [words(part) for part in re.split(r"[,;]", unit.text) if words(part)]
+    if len(items) >= 6 and len(items[0]) <= 3:
+        return sum(len(item) <= 3 for item in items) >= 0.8 * len(items)
+    return False
 
 
 def detect_keyword_stuffing(text: str, units: Sequence[Unit], min_words: int = 10) -> Flag | None:

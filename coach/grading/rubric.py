@@ -17,7 +17,9 @@ def cue_pattern(cue: str) -> re.Pattern[str]:
     pattern = _CUE_CACHE.get(cue)
     if pattern is None:
         escaped = re.escape(cue.lower()).replace(r"\ ", r"[\s-]+")
-        pattern = re.compile(r"(?<![a-z0-9])" + escaped, re.IGNORECASE)
+        # A cue that ends in a digit must not match inside a longer number ("0.8" is not "0.85").
+        tail = r"(?![0-9])" if cue[-1:].isdigit() else ""
+        pattern = re.compile(r"(?<![a-z0-9])" + escaped + tail, re.IGNORECASE)
         _CUE_CACHE[cue] = pattern
     return pattern
 
@@ -43,7 +45,12 @@ def derive_key_points(reference: str, max_points: int = 7) -> tuple[KeyPoint, ..
         # Long sentences carry several ideas; split them at clause boundaries so each can be credited.
         if len(words(unit)) > 22:
             parts = [p.strip() for p in re.split(r";|, (?:and|but|because|so|which|while) ", unit) if p.strip()]
-            clauses.extend(p for p in parts if len(words(p)) >= 3)
+            for part in parts:
+                # A short tail ("because metal conducts") belongs to the clause before it.
+                if clauses and len(words(part)) < 3 and part is not parts[0]:
+                    clauses[-1] = clauses[-1] + ", " + part
+                else:
+                    clauses.append(part)
         else:
             clauses.append(unit)
     # Fragments ("2:", "Yes.") are not ideas of their own: fold them into a neighbour.

@@ -128,6 +128,12 @@ def check_answer(answer: object) -> str:
     text = normalise(answer).strip()
     if not text:
         raise InvalidInput("The answer is empty. Write or say your answer, then submit it.")
+    letters = [ch for ch in text if ch.isalpha()]
+    if letters and sum(ord(ch) > 0x24F for ch in letters) > 0.5 * len(letters):
+        raise InvalidInput(
+            "The answer does not look like English. The grader scores English answers only; "
+            "answer in English (simple English is fine: content counts, not polish)."
+        )
     tokens = words(text)
     if not tokens:
         raise InvalidInput("The answer has no words in it. Write your answer in sentences.")
@@ -172,7 +178,7 @@ def _protect(text: str) -> str:
     return protected
 
 
-_SPLIT_RE = re.compile(r"(?<=[.!?;:])\s+(?=[\"'(\[]?[A-Z0-9])|\n+|(?<=[.!?])(?=[A-Z][a-z])")
+_SPLIT_RE = re.compile(r"(?<=[.!?;:])\s+(?=[\"'(\[]?[A-Z0-9])|(?<=[.!?])\s+(?=[a-z])|\n+|(?<=[.!?])(?=[A-Z][a-z])")
 _LIST_ITEM_RE = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 
 
@@ -188,8 +194,8 @@ def split_units(text: str, max_words: int = MAX_UNIT_WORDS) -> list[Unit]:
     units: list[Unit] = []
     for start, raw in pieces:
         piece = _LIST_ITEM_RE.sub("", raw.replace("\x01", ".")).strip()
-        if not piece or not words(piece):
-            continue
+        if not piece or not words(piece) or re.fullmatch(r"[\W\d_]*", piece):
+            continue  # empty, or only a list number such as "1."
         for offset, part in _cut_long(piece, max_words):
             units.append(Unit(index=len(units), text=part, start=start + offset, words=len(words(part))))
     return units

@@ -23,12 +23,13 @@ FITS_ALONE = 0.45  # a follow-up this close to a key point targets it, whatever 
 FITS_BEST = 0.35  # ... or this close, when that key point is the follow-up's closest one
 CUE_WEIGHT = 0.04  # per cue word of the key point the follow-up uses, at most two (as the grader does)
 
+# The topic is quoted: it is a label (often a key point's id), which reads oddly as part of a sentence.
 _PROBES = {
-    "behavioral": "In that example you did not say much about {topic}. What did you do about it, and what came of it?",
-    "leadership": "You did not say much about {topic}. How did you handle that part, and what came of it?",
-    "situational": "What would you do about {topic} in this situation? Walk me through it.",
-    "technical": "Your answer did not cover {topic}. How would you handle that here?",
-    "competency": "Your answer did not cover {topic}. How would you approach it?",
+    "behavioral": "In that example you did not say much about “{topic}”. What did you do there, and what came of it?",
+    "leadership": "You did not say much about “{topic}”. How did you handle that part, and what came of it?",
+    "situational": "One part you have not covered yet: “{topic}”. What would you do about it here? Walk me through it.",
+    "technical": "Your answer did not cover “{topic}”. How would you handle that here?",
+    "competency": "Your answer did not cover “{topic}”. How would you approach it?",
 }
 
 
@@ -57,7 +58,7 @@ class FollowUp:
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> FollowUp:
-        kind = "probe" if data.get("kind") == "probe" else "question"
+        kind: Literal["question", "probe"] = "probe" if data.get("kind") == "probe" else "question"
         targets = data.get("target_key_points") or []
         return cls(
             prompt=str(data["prompt"]),
@@ -88,7 +89,12 @@ def choose_follow_up(question: Question, grade: Grade, *, embedder: EmbedBatch |
         if _fits(fit, kp_index[target.id], j) and (best is None or fit[kp_index[target.id], j] > best[0]):
             best = (float(fit[kp_index[target.id], j]), j)
     if best is None:
-        return FollowUp(prompt=probe_for(question, target), kind="probe", target_key_points=(target.id,), topic=topic_of(question, target))
+        return FollowUp(
+            prompt=probe_for(question, target),
+            kind="probe",
+            target_key_points=(target.id,),
+            topic=topic_of(question, target),
+        )
     j = best[1]
     # The same follow-up often reaches a second gap too ("how would you test for bias anyway?"): grade both.
     also = tuple(kp.id for kp in gaps[1:] if _fits(fit, kp_index[kp.id], j))
@@ -103,7 +109,9 @@ def choose_follow_up(question: Question, grade: Grade, *, embedder: EmbedBatch |
 def _fit(question: Question, embedder: EmbedBatch | None) -> np.ndarray:
     """(key points x follow-ups) fit: cosine similarity plus a little per shared cue."""
     kps, fus = question.key_points, question.follow_ups
-    hits = np.array([[min(len(cue_hits(kp.cues, fu)), 2) for fu in fus] for kp in kps], dtype=float).reshape(len(kps), len(fus))
+    hits = np.array([[min(len(cue_hits(kp.cues, fu)), 2) for fu in fus] for kp in kps], dtype=float).reshape(
+        len(kps), len(fus)
+    )
     if embedder is None or not fus:
         # Without an embedder cues are all there is: one shared cue fits the closest key point, two fit alone.
         return np.where(hits > 0, FITS_BEST + (FITS_ALONE - FITS_BEST) * (hits - 1), 0.0)

@@ -19,23 +19,33 @@ MAX_TERMS = 25
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 _STOP = frozenset(
-    """a about above across after again against all also am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each either etc few for from further had has
-    have having he her here hers him his how i if in into is it its itself just me more most my no nor not of off on
-    once only or other our ours out over own per same she should so some such than that the their theirs them then
-    there these they this those through to too under until up us very via was we were what when where which while who
-    whom why will with within without would you your yours""".split()
+    re.findall(
+        r"\S+",
+        """
+    a about above across after again against all also am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each either etc few for from further had
+    has have having he her here hers him his how i if in into is it its itself just me more most my no nor not
+    of off on once only or other our ours out over own per same she should so some such than that the their
+    theirs them then there these they this those through to too under until up us very via was we were what
+    when where which while who whom why will with within without would you your yours
+    """,
+    )
 )
 # Words every job advert uses: they say nothing about which questions to practise.
 _GENERIC = frozenset(
-    """ability able apply applicant applicants benefit benefits candidate candidates company competitive culture
+    re.findall(
+        r"\S+",
+        """
+    ability able apply applicant applicants benefit benefits candidate candidates company competitive culture
     day degree environment equal excellent experience experienced familiarity full great help ideal including
     join job knowledge looking new nice offer opportunity part plus position preferred proven related relevant
     remote required requirement requirements responsibilities responsibility role salary skill skills strong
     team teams time understanding want we'll work working world year years you'll own run lead leading define
     drive build partner partners support ensure deliver develop manage manager managers product products pm
     programme program features feature engineering engineers bonus hybrid office location based across cross
-    functional closely including business solutions impact high level senior junior mid""".split()
+    functional closely including business solutions impact high level senior junior mid
+    """,
+    )
 )
 # Domain words that count as terms even when the bank's wording differs slightly.
 _ALIASES = {
@@ -73,7 +83,22 @@ class JobMatch:
 def stem(word: str) -> str:
     """A crude, predictable stem: enough to meet "audits"/"auditing" and "governance"/"governing"."""
     word = _ALIASES.get(word, word)
-    for suffix in ("ations", "ation", "ments", "ment", "ness", "ities", "ity", "ings", "ing", "ies", "ers", "es", "ed", "s"):
+    for suffix in (
+        "ations",
+        "ation",
+        "ments",
+        "ment",
+        "ness",
+        "ities",
+        "ity",
+        "ings",
+        "ing",
+        "ies",
+        "ers",
+        "es",
+        "ed",
+        "s",
+    ):
         if word.endswith(suffix) and len(word) - len(suffix) >= 4:
             word = word[: -len(suffix)]
             break
@@ -95,10 +120,13 @@ def check_job_description(text: str) -> str:
         raise InvalidInput("The job description is binary data, not text. Save the posting as plain text.")
     if len(text) > MAX_CHARS:
         raise InvalidInput(
-            f"The job description is {len(text):,} characters; the limit is {MAX_CHARS:,}. Keep only the posting itself."
+            f"The job description is {len(text):,} characters; the limit is {MAX_CHARS:,}. "
+            "Keep only the posting itself."
         )
     if not text.strip():
-        raise InvalidInput("The job description is empty. Paste the text of the job posting into the file and try again.")
+        raise InvalidInput(
+            "The job description is empty. Paste the text of the job posting into the file and try again."
+        )
     if not words(text):
         raise InvalidInput("The job description has no words in it. Paste the text of the job posting into the file.")
     return text
@@ -111,7 +139,7 @@ def extract_job_profile(text: str, questions: Sequence[Question]) -> JobProfile:
     jd = [stem(w) for w in surface]
     jd_counts = Counter(jd)
     spelling: dict[str, Counter[str]] = {}
-    for word, st in zip(surface, jd):
+    for word, st in zip(surface, jd, strict=True):
         spelling.setdefault(st, Counter())[word] += 1
     skill_hits: Counter[str] = Counter()
     for skill in sorted({s for q in questions for s in q.skills}):

@@ -220,7 +220,9 @@ def _classify(question: Question, history: History, now: datetime, job: JobMatch
         overdue = (now - past.due_at).total_seconds() / 86400
         source, base = "review", BASE["review"] + min(overdue, 60.0) / 60
         reason = f"Due for review since {_day(past.due_at)}" + (
-            f": you scored {past.last_score:g}/5 on {_day(past.last_answered)}." if past.last_score is not None and past.last_answered else "."
+            f": you scored {past.last_score:g}/5 on {_day(past.last_answered)}."
+            if past.last_score is not None and past.last_answered
+            else "."
         )
     elif weak and (past is None or past.due_at is None):
         lowest = weak[0]

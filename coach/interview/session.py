@@ -94,7 +94,14 @@ class Interview:
 
     @classmethod
     def start(
-        cls, db: Database, *, bank: Bank, grader: Grades, user_id: int, plan: Plan, clock: Callable[[], datetime] = utcnow
+        cls,
+        db: Database,
+        *,
+        bank: Bank,
+        grader: Grades,
+        user_id: int,
+        plan: Plan,
+        clock: Callable[[], datetime] = utcnow,
     ) -> Interview:
         if not plan.items:
             raise InvalidInput("The plan has no questions; choose other filters.")
@@ -103,8 +110,13 @@ class Interview:
             item["follow_ups"] = plan.request.follow_ups
         request = plan.request
         row = repo.create_session(
-            db, user_id=user_id, plan=items, role=request.role, level=request.level,
-            seniority=request.seniority, minutes=request.minutes,
+            db,
+            user_id=user_id,
+            plan=items,
+            role=request.role,
+            level=request.level,
+            seniority=request.seniority,
+            minutes=request.minutes,
         )
         return cls(db, bank=bank, grader=grader, user_id=user_id, session_id=row.id, clock=clock)
 
@@ -173,7 +185,11 @@ class Interview:
     def save_draft(self, ask: Ask, text: str) -> None:
         """Keep what the person has typed so far (autosaved every few seconds while they type)."""
         repo.save_draft(
-            self.db, user_id=self.user_id, session_id=self.session_id, question_id=ask.draft_key, text=text,
+            self.db,
+            user_id=self.user_id,
+            session_id=self.session_id,
+            question_id=ask.draft_key,
+            text=text,
             now=self.clock(),
         )
 
@@ -184,7 +200,9 @@ class Interview:
         too long, not English); the draft is kept so the person can fix it."""
         ask = self.next_prompt()
         if ask is None:
-            raise InvalidInput("This interview session has no question left to answer; `coach practice` starts a new one.")
+            raise InvalidInput(
+                "This interview session has no question left to answer; `coach practice` starts a new one."
+            )
         check_answer(text)
         row = self.session()
         index = row.current_index
@@ -223,7 +241,11 @@ class Interview:
             plan = [dict(item) for item in row.plan]
             plan[row.current_index]["follow_up_skipped"] = True
             repo.update_session_progress(
-                self.db, user_id=self.user_id, session_id=self.session_id, current_index=row.current_index + 1, plan=plan
+                self.db,
+                user_id=self.user_id,
+                session_id=self.session_id,
+                current_index=row.current_index + 1,
+                plan=plan,
             )
         else:
             self._advance(row, row.current_index)
@@ -235,7 +257,9 @@ class Interview:
 
     # --- internals -----------------------------------------------------------------------------------
 
-    def _ask(self, kind: Kind, row: InterviewSession, index: int, question: Question, follow_up: FollowUp | None = None) -> Ask:
+    def _ask(
+        self, kind: Kind, row: InterviewSession, index: int, question: Question, follow_up: FollowUp | None = None
+    ) -> Ask:
         item = row.plan[index]
         key = question.id + (FOLLOW_UP_DRAFT if kind == "follow_up" else "")
         draft = repo.find_draft(self.db, user_id=self.user_id, session_id=self.session_id, question_id=key)
@@ -247,7 +271,7 @@ class Interview:
             question=question,
             prompt=follow_up.prompt if follow_up else question.text,
             reason=str(item.get("reason") or ""),
-            seconds=max(60, seconds // 3) if follow_up else seconds,
+            seconds=max(60, round(seconds / 30) * 10) if follow_up else seconds,
             draft=draft.text if draft and draft.text.strip() else None,
             follow_up=follow_up,
         )
@@ -273,8 +297,11 @@ class Interview:
         plan = [dict(p) for p in row.plan]
         plan[index] = item
         repo.update_session_progress(
-            self.db, user_id=self.user_id, session_id=self.session_id,
-            current_index=index if follow_up else index + 1, plan=plan,
+            self.db,
+            user_id=self.user_id,
+            session_id=self.session_id,
+            current_index=index if follow_up else index + 1,
+            plan=plan,
         )
         return Outcome("question", attempt.id, question, grade, error, follow_up, due)
 
@@ -290,8 +317,13 @@ class Interview:
             repo.mark_attempt_failed(self.db, attempt_id=attempt.id, error=message)
             return None, message
         repo.save_grade(
-            self.db, attempt_id=attempt.id, grade=grade.model_dump(mode="json"), score=grade.score,
-            engine_version=grade.engine.version, counts_toward_progress=grade.counts_toward_progress, now=self.clock(),
+            self.db,
+            attempt_id=attempt.id,
+            grade=grade.model_dump(mode="json"),
+            score=grade.score,
+            engine_version=grade.engine.version,
+            counts_toward_progress=grade.counts_toward_progress,
+            now=self.clock(),
         )
         return grade, None
 
@@ -312,8 +344,14 @@ def schedule_attempt(db: Database, *, user_id: int, attempt: Attempt, score: flo
         return review.due_at
     scheduled = schedule_review(review.card if review else None, question_id=attempt.question_id, score=score, now=now)
     repo.upsert_review(
-        db, user_id=user_id, question_id=attempt.question_id, card=scheduled.card, due_at=scheduled.due_at,
-        last_rating=scheduled.rating, last_score=score, now=now,
+        db,
+        user_id=user_id,
+        question_id=attempt.question_id,
+        card=scheduled.card,
+        due_at=scheduled.due_at,
+        last_rating=scheduled.rating,
+        last_score=score,
+        now=now,
     )
     return scheduled.due_at
 
@@ -364,11 +402,15 @@ def regrade_attempts(
             failed.append((attempt.id, message))
             continue
         repo.save_grade(
-            db, attempt_id=attempt.id, grade=grade.model_dump(mode="json"), score=grade.score,
-            engine_version=grade.engine.version, counts_toward_progress=grade.counts_toward_progress, now=clock(),
+            db,
+            attempt_id=attempt.id,
+            grade=grade.model_dump(mode="json"),
+            score=grade.score,
+            engine_version=grade.engine.version,
+            counts_toward_progress=grade.counts_toward_progress,
+            now=clock(),
         )
         if attempt.kind == "answer":
             schedule_attempt(db, user_id=user_id, attempt=attempt, score=grade.score, now=clock())
         graded += 1
     return RegradeSummary(graded=graded, failed=tuple(failed))
-

@@ -79,7 +79,7 @@ def skill_mastery(attempts: Iterable[GradedAttempt], bank: QuestionLookup) -> li
 
 def _summarise(skill: str, ordered: list[float]) -> SkillMastery:
     weights = [DECAY ** (len(ordered) - 1 - i) for i in range(len(ordered))]
-    mean = sum(w * s for w, s in zip(weights, ordered)) / sum(weights)
+    mean = sum(w * s for w, s in zip(weights, ordered, strict=True)) / sum(weights)
     return SkillMastery(
         skill=skill,
         mastery=round((mean - 1.0) / 4.0, 4),

@@ -83,7 +83,9 @@ def find_session_id(db: Database, *, user_id: int, ref: str) -> str:
         if not sessions:
             raise NotFound("There are no interview sessions yet; `coach practice` starts one.")
         return sessions[0].id
-    matches = [s.id for s in sessions if s.id == ref] or [s.id for s in sessions if len(ref) >= 4 and s.id.startswith(ref)]
+    matches = [s.id for s in sessions if s.id == ref] or [
+        s.id for s in sessions if len(ref) >= 4 and s.id.startswith(ref)
+    ]
     if len(matches) == 1:
         return matches[0]
     if matches:
@@ -113,7 +115,16 @@ def build_report(db: Database, *, bank: Bank, user_id: int, session_id: str) -> 
         status=row.status,
         started=row.created_at,
         finished=row.finished_at,
-        filters={k: str(v) for k, v in (("role", row.role), ("level", row.level), ("seniority", row.seniority), ("minutes", row.minutes)) if v},
+        filters={
+            k: str(v)
+            for k, v in (
+                ("role", row.role),
+                ("level", row.level),
+                ("seniority", row.seniority),
+                ("minutes", row.minutes),
+            )
+            if v
+        },
         questions=questions,
         skills=skills,
         trend=_trend(repo.list_sessions(db, user_id=user_id), all_attempts, current=row.id, until=row.created_at),
@@ -121,7 +132,9 @@ def build_report(db: Database, *, bank: Bank, user_id: int, session_id: str) -> 
     return SessionReport(**{**report.__dict__, "next_steps": _next_steps(report)})
 
 
-def _question_report(number: int, item: dict[str, Any], row: InterviewSession, attempts: list[Attempt], bank: Bank) -> QuestionReport:
+def _question_report(
+    number: int, item: dict[str, Any], row: InterviewSession, attempts: list[Attempt], bank: Bank
+) -> QuestionReport:
     qid = item["question_id"]
     question = bank.find(qid)
     answer = next((a for a in attempts if a.question_id == qid and a.kind == "answer"), None)
@@ -158,7 +171,9 @@ def _points(grade: dict[str, Any]) -> tuple[PointResult, ...]:
     return tuple(PointResult(str(k["text"]), str(k["status"]), k.get("evidence")) for k in grade.get("key_points", []))
 
 
-def _trend(sessions: list[InterviewSession], attempts: list[Attempt], *, current: str, until: datetime) -> tuple[SessionPoint, ...]:
+def _trend(
+    sessions: list[InterviewSession], attempts: list[Attempt], *, current: str, until: datetime
+) -> tuple[SessionPoint, ...]:
     scores: dict[str, list[float]] = defaultdict(list)
     for a in attempts:
         if a.session_id and counts(a):
@@ -178,7 +193,9 @@ def _next_steps(report: SessionReport) -> tuple[str, ...]:
         steps.append(f"Practise {', '.join(weak)}: `coach practice` puts your weakest skills first.")
     missed = [q for q in report.questions if q.score is not None and q.score < 3]
     if missed:
-        steps.append(f"Re-read the guidance for {', '.join(q.question_id for q in missed[:3])} with `coach bank show ID`.")
+        steps.append(
+            f"Re-read the guidance for {', '.join(q.question_id for q in missed[:3])} with `coach bank show ID`."
+        )
     if any(q.status in ("stored", "failed") for q in report.questions):
         steps.append("Some answers are not graded yet: `coach regrade` finishes them.")
     if not steps:
@@ -203,12 +220,17 @@ _MARK = {"covered": "✔", "partial": "◐", "missing": "✘"}
 
 def render_markdown(report: SessionReport) -> str:
     out = [f"# Interview report {report.session_id[:8]}", ""]
-    out.append(f"Started {report.started:%Y-%m-%d %H:%M} UTC · {report.status}" + (f" · {_md(', '.join(f'{k} {v}' for k, v in report.filters.items()))}" if report.filters else ""))
+    out.append(
+        f"Started {report.started:%Y-%m-%d %H:%M} UTC · {report.status}"
+        + (f" · {_md(', '.join(f'{k} {v}' for k, v in report.filters.items()))}" if report.filters else "")
+    )
     out.append("")
-    out.append(f"**Average score: {report.average:g} / 5**" if report.average is not None else "**No graded answers yet.**")
+    out.append(
+        f"**Average score: {report.average:g} / 5**" if report.average is not None else "**No graded answers yet.**"
+    )
     out += ["", "## Scores", "", "| # | question | score | follow-up |", "|---|---|---|---|"]
     for q in report.questions:
-        score = f"{q.score:g}" if q.score is not None else q.status
+        score = f"{q.score:g}{'' if q.counts else ' ⚑'}" if q.score is not None else q.status
         fu = f"{q.follow_up_score:g}" if q.follow_up_score is not None else ("asked" if q.follow_up_answer else "—")
         out.append(f"| {q.number} | {_md(_short(q.text, 90)).replace('|', '&#124;')} | {score} | {fu} |")
     if report.skills:
@@ -225,7 +247,11 @@ def render_markdown(report: SessionReport) -> str:
             out.append(f"_{q.status}_")
             continue
         out += [_quote(q.answer), ""]
-        out.append(f"Score: **{q.score:g} / 5**" if q.score is not None else f"Not graded ({_md(q.error or q.status)}); run `coach regrade`.")
+        out.append(
+            f"Score: **{q.score:g} / 5**"
+            if q.score is not None
+            else f"Not graded ({_md(q.error or q.status)}); run `coach regrade`."
+        )
         out += [f"- {_MARK.get(p.status, '?')} {_md(p.text)}" for p in q.points]
         out += [f"- ⚑ {_md(f)}" for f in q.flags]
         out += [f"- + {_md(s)}" for s in q.strengths] + [f"- → {_md(s)}" for s in q.improvements]
@@ -256,38 +282,62 @@ def _colour(score: float | None) -> str:
     return "#1e8e3e" if score >= 4 else "#f29900" if score >= 3 else "#d93025"
 
 
+def _el(tag: str, content: str = "", **attrs: object) -> str:
+    """One SVG element; attribute values are numbers or escaped text, `content` is already safe markup."""
+    rendered = " ".join(
+        f'{name.rstrip("_").replace("_", "-")}="{f"{value:.1f}" if isinstance(value, float) else _e(value)}"'
+        for name, value in attrs.items()
+    )
+    return f"<{tag} {rendered}>{content}</{tag}>"
+
+
+def _svg(label: str, width: int, height: int, parts: list[str]) -> str:
+    head = f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{_e(label)}" '
+    return head + f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">' + "".join(parts) + "</svg>"
+
+
+def _grid(parts: list[str], left: int, right: int, top: int, plot_h: int, ticks: range, lowest: int) -> None:
+    span = ticks[-1] - lowest
+    for tick in ticks:
+        y = top + plot_h - plot_h * (tick - lowest) / span
+        parts.append(_el("line", x1=left, x2=right, y1=y, y2=y, stroke="#e0e0e0"))
+        parts.append(_el("text", str(tick), x=left - 8, y=y + 4, text_anchor="end", font_size=11))
+
+
 def score_chart(report: SessionReport) -> str:
-    """Bars: each question's score, with the follow-up reply's score beside it."""
+    """Bars: each question's score, with the follow-up reply's score beside it (lighter)."""
     qs = report.questions
     width, height, left, bottom, top = max(320, 70 * len(qs) + 60), 240, 40, 40, 16
     plot_h = height - bottom - top
     step = (width - left - 10) / max(len(qs), 1)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Score per question" viewBox="0 0 {width} {height}" width="{width}" height="{height}">']
-    for tick in range(0, 6):
-        y = top + plot_h - plot_h * tick / 5
-        parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e0e0e0"/>')
-        parts.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{tick}</text>')
+    parts: list[str] = []
+    _grid(parts, left, width - 10, top, plot_h, range(0, 6), 0)
     for i, q in enumerate(qs):
-        x = left + i * step + step * 0.15
-        bar_w = step * 0.45
+        x, bar_w = left + i * step + step * 0.15, step * 0.45
+        middle = x + bar_w / 2
         if q.score is not None:
             h = plot_h * q.score / 5
-            parts.append(
-                f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{_colour(q.score)}">'
-                f"<title>{_e(f'Q{q.number}: {q.score:g}/5 — {_short(q.text, 120)}')}</title></rect>"
-            )
-            parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h - h - 4:.1f}" text-anchor="middle" font-size="11">{q.score:g}</text>')
+            flag = "" if q.counts else " ⚑"
+            tip = _el("title", _e(f"Q{q.number}: {q.score:g}/5{flag} — {_short(q.text, 120)}"))
+            fill, opacity = _colour(q.score), 1.0 if q.counts else 0.45
+            parts.append(_el("rect", tip, x=x, y=top + plot_h - h, width=bar_w, height=h, fill=fill, opacity=opacity))
+            label = f"{q.score:g}{flag}"
+            parts.append(_el("text", label, x=middle, y=top + plot_h - h - 4, text_anchor="middle", font_size=11))
         else:
-            parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h - 6:.1f}" text-anchor="middle" font-size="10" fill="#777">{_e(q.status)}</text>')
-        if q.follow_up_score is not None:
-            fx, h = x + bar_w + 2, plot_h * q.follow_up_score / 5
+            label = _e(q.status)
             parts.append(
-                f'<rect x="{fx:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w * 0.45:.1f}" height="{h:.1f}" fill="{_colour(q.follow_up_score)}" opacity="0.55">'
-                f"<title>{_e(f'Q{q.number} follow-up: {q.follow_up_score:g}/5')}</title></rect>"
+                _el("text", label, x=middle, y=top + plot_h - 6, text_anchor="middle", font_size=10, fill="#777")
             )
-        parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle" font-size="12">Q{q.number}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+        if q.follow_up_score is not None:
+            h = plot_h * q.follow_up_score / 5
+            tip = _el("title", _e(f"Q{q.number} follow-up reply: {q.follow_up_score:g}/5"))
+            fill = _colour(q.follow_up_score)
+            x2 = x + bar_w + 2
+            parts.append(
+                _el("rect", tip, x=x2, y=top + plot_h - h, width=bar_w * 0.45, height=h, fill=fill, opacity=0.55)
+            )
+        parts.append(_el("text", f"Q{q.number}", x=middle, y=height - bottom + 16, text_anchor="middle", font_size=12))
+    return _svg("Score per question", width, height, parts)
 
 
 def skills_chart(report: SessionReport) -> str:
@@ -295,76 +345,94 @@ def skills_chart(report: SessionReport) -> str:
     rows = report.skills[:14]
     label_w, bar_w, row_h = 230, 300, 22
     width, height = label_w + bar_w + 60, max(row_h * len(rows) + 30, 60)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Skills" viewBox="0 0 {width} {height}" width="{width}" height="{height}">']
+    parts: list[str] = []
     for i, (skill, mean, mastery) in enumerate(rows):
         y = 10 + i * row_h
-        parts.append(f'<text x="{label_w - 8}" y="{y + 14}" text-anchor="end" font-size="12">{_e(_short(skill, 34))}</text>')
-        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{bar_w}" height="14" fill="#f1f3f4"/>')
-        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{bar_w * mean / 5:.1f}" height="14" fill="{_colour(mean)}"><title>{_e(f"{skill}: {mean:g}/5 this session")}</title></rect>')
+        parts.append(_el("text", _e(_short(skill, 34)), x=label_w - 8, y=y + 14, text_anchor="end", font_size=12))
+        parts.append(_el("rect", x=label_w, y=y + 3, width=bar_w, height=14, fill="#f1f3f4"))
+        tip = _el("title", _e(f"{skill}: {mean:g}/5 this session"))
+        parts.append(_el("rect", tip, x=label_w, y=y + 3, width=bar_w * mean / 5, height=14, fill=_colour(mean)))
         if mastery is not None:
             mx = label_w + bar_w * (1 + 4 * mastery.mastery) / 5
-            parts.append(f'<line x1="{mx:.1f}" x2="{mx:.1f}" y1="{y}" y2="{y + 20}" stroke="#202124" stroke-width="2"><title>{_e(f"overall mastery {mastery.mastery:.0%}, trend {mastery.trend}")}</title></line>')
-        parts.append(f'<text x="{label_w + bar_w + 8}" y="{y + 14}" font-size="12">{mean:g}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+            tip = _el("title", _e(f"overall mastery {mastery.mastery:.0%}, trend {mastery.trend}"))
+            parts.append(_el("line", tip, x1=mx, x2=mx, y1=y, y2=y + 20, stroke="#202124", stroke_width=2))
+        parts.append(_el("text", f"{mean:g}", x=label_w + bar_w + 8, y=y + 14, font_size=12))
+    return _svg("Skills", width, height, parts)
 
 
 def trend_chart(report: SessionReport) -> str:
-    """A line: average score of each session up to this one."""
+    """A line: the average score of each session up to this one (this one in red)."""
     pts = report.trend
     width, height, left, bottom, top = 560, 200, 40, 36, 14
     plot_w, plot_h = width - left - 20, height - bottom - top
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Trend over sessions" viewBox="0 0 {width} {height}" width="{width}" height="{height}">']
-    for tick in range(1, 6):
-        y = top + plot_h - plot_h * (tick - 1) / 4
-        parts.append(f'<line x1="{left}" x2="{width - 20}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e0e0e0"/>')
-        parts.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{tick}</text>')
+    parts: list[str] = []
+    _grid(parts, left, width - 20, top, plot_h, range(1, 6), 1)
     coords = []
     for i, p in enumerate(pts):
         x = left + (plot_w * i / (len(pts) - 1) if len(pts) > 1 else plot_w / 2)
-        y = top + plot_h - plot_h * (p.average - 1) / 4
-        coords.append((x, y, p))
+        coords.append((float(x), top + plot_h - plot_h * (p.average - 1) / 4, p))
     if len(coords) > 1:
-        parts.append('<polyline fill="none" stroke="#1a73e8" stroke-width="2" points="' + " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in coords) + '"/>')
+        line = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in coords)
+        parts.append(_el("polyline", fill="none", stroke="#1a73e8", stroke_width=2, points=line))
     for x, y, p in coords:
         r, fill = (6, "#d93025") if p.current else (4, "#1a73e8")
-        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}" fill="{fill}"><title>{_e(f"{p.started:%Y-%m-%d}: {p.average:g}")}</title></circle>')
-        parts.append(f'<text x="{x:.1f}" y="{height - bottom + 18}" text-anchor="middle" font-size="10">{p.started:%d %b}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+        parts.append(
+            _el("circle", _el("title", _e(f"{p.started:%Y-%m-%d}: {p.average:g}")), cx=x, cy=y, r=r, fill=fill)
+        )
+        parts.append(_el("text", f"{p.started:%d %b}", x=x, y=height - bottom + 18, text_anchor="middle", font_size=10))
+    return _svg("Trend over sessions", width, height, parts)
 
 
 _CSS = """
-body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#202124;max-width:980px;margin:2rem auto;padding:0 1rem}
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#202124;max-width:980px;
+  margin:2rem auto;padding:0 1rem}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px solid #e0e0e0;padding-bottom:.2rem}
-.meta{color:#5f6368}.big{font-size:2rem;font-weight:700}.card{border:1px solid #e0e0e0;border-radius:8px;padding:1rem;margin:1rem 0}
-.reason{color:#5f6368;font-style:italic}.answer{white-space:pre-wrap;background:#f8f9fa;border-left:3px solid #dadce0;padding:.6rem .8rem}
+.meta{color:#5f6368}.big{font-size:2rem;font-weight:700}
+.card{border:1px solid #e0e0e0;border-radius:8px;padding:1rem;margin:1rem 0}
+.reason{color:#5f6368;font-style:italic}
+.answer{white-space:pre-wrap;background:#f8f9fa;border-left:3px solid #dadce0;padding:.6rem .8rem}
 ul.points{list-style:none;padding-left:0}.covered{color:#1e8e3e}.partial{color:#b06000}.missing{color:#d93025}
-.score{font-weight:700}.flag{color:#a142f4}.charts svg{max-width:100%;height:auto}.followup{margin-left:1rem;border-left:3px solid #1a73e8;padding-left:.8rem}
+.score{font-weight:700}.flag{color:#a142f4}.charts svg{max-width:100%;height:auto}
+.followup{margin-left:1rem;border-left:3px solid #1a73e8;padding-left:.8rem}
 """
 
 
 def _points_html(points: tuple[PointResult, ...]) -> str:
     items = []
     for p in points:
-        evidence = f'<br><small>“{_e(p.evidence)}”</small>' if p.evidence else ""
+        evidence = f"<br><small>“{_e(p.evidence)}”</small>" if p.evidence else ""
         items.append(f'<li class="{_e(p.status)}">{_MARK.get(p.status, "?")} {_e(p.text)}{evidence}</li>')
     return f'<ul class="points">{"".join(items)}</ul>' if items else ""
 
 
 def render_html(report: SessionReport) -> str:
-    avg = f"{report.average:g} / 5" if report.average is not None else "—"
-    filters = " · ".join(f"{_e(k)} {_e(v)}" for k, v in report.filters.items())
+    avg = f"{report.average:g} / 5" if report.average is not None else "none: no answer counts toward progress"
+    meta = [f"Started {report.started:%Y-%m-%d %H:%M} UTC", _e(report.status)]
+    meta += [f"{_e(k)} {_e(v)}" for k, v in report.filters.items()]
     body = [
         f"<h1>Interview report <code>{_e(report.session_id[:8])}</code></h1>",
-        f'<p class="meta">Started {report.started:%Y-%m-%d %H:%M} UTC · {_e(report.status)}{" · " + filters if filters else ""}</p>',
-        f'<p>Average score <span class="big">{avg}</span></p>',
-        '<section class="charts"><h2>Score per question</h2>', score_chart(report),
+        f'<p class="meta">{" · ".join(meta)}</p>',
+        f'<p>Average score <span class="{"big" if report.average is not None else "meta"}">{avg}</span></p>',
+        '<section class="charts"><h2>Score per question</h2>',
+        score_chart(report),
     ]
+    if any(q.follow_up_score is not None for q in report.questions):
+        body.append("<p class=meta>Light bars: follow-up replies, graded on the points the follow-up asked about.</p>")
+    if any(q.score is not None and not q.counts for q in report.questions):
+        body.append("<p class=meta>⚑ Flagged answer (copied, keyword list, off-topic …): shown, not counted.</p>")
+    if not report.skills and any(q.score is not None for q in report.questions):
+        body.append(
+            "<h2>Skills</h2><p class=meta>No answer in this session counts toward skills (flagged answers do not).</p>"
+        )
     if report.skills:
-        body += ["<h2>Skills</h2><p class=meta>Bars: this session's score. Black tick: overall mastery.</p>", skills_chart(report)]
+        body += [
+            "<h2>Skills</h2><p class=meta>Bars: this session's score. Black tick: overall mastery.</p>",
+            skills_chart(report),
+        ]
     if report.trend:
         body += ["<h2>Trend over sessions</h2>", trend_chart(report)]
+        if not any(p.current for p in report.trend):
+            body.append("<p class=meta>This session has no counted answers, so it has no point on the trend.</p>")
     body.append("</section><h2>Questions</h2>")
     for q in report.questions:
         card = [f'<div class="card"><h3>{q.number}. {_e(q.text)}</h3><p class="reason">{_e(q.reason)}</p>']
@@ -374,26 +442,39 @@ def render_html(report: SessionReport) -> str:
             timing = f" · {q.seconds:.0f} s of {q.budget_seconds} s" if q.seconds and q.budget_seconds else ""
             card.append(f'<div class="answer">{_e(q.answer)}</div>')
             if q.score is not None:
-                card.append(f'<p>Score <span class="score" style="color:{_colour(q.score)}">{q.score:g} / 5</span>{timing}</p>')
+                card.append(
+                    f'<p>Score <span class="score" style="color:{_colour(q.score)}">{q.score:g} / 5</span>{timing}</p>'
+                )
             else:
                 card.append(f"<p>Not graded ({_e(q.error or q.status)}); run <code>coach regrade</code>.</p>")
             card.append(_points_html(q.points))
             card += [f'<p class="flag">⚑ {_e(f)}</p>' for f in q.flags]
             if q.strengths or q.improvements:
-                card.append("<ul>" + "".join(f"<li>+ {_e(s)}</li>" for s in q.strengths) + "".join(f"<li>→ {_e(s)}</li>" for s in q.improvements) + "</ul>")
+                card.append(
+                    "<ul>"
+                    + "".join(f"<li>+ {_e(s)}</li>" for s in q.strengths)
+                    + "".join(f"<li>→ {_e(s)}</li>" for s in q.improvements)
+                    + "</ul>"
+                )
         if q.follow_up:
             card.append(f'<div class="followup"><p><strong>Follow-up:</strong> {_e(q.follow_up)}</p>')
             if q.follow_up_answer is not None:
-                score = f'<p>Reply score <span class="score">{q.follow_up_score:g} / 5</span></p>' if q.follow_up_score is not None else ""
-                card.append(f'<div class="answer">{_e(q.follow_up_answer)}</div>{score}{_points_html(q.follow_up_points)}')
+                score = (
+                    f'<p>Reply score <span class="score">{q.follow_up_score:g} / 5</span></p>'
+                    if q.follow_up_score is not None
+                    else ""
+                )
+                card.append(
+                    f'<div class="answer">{_e(q.follow_up_answer)}</div>{score}{_points_html(q.follow_up_points)}'
+                )
             card.append("</div>")
         card.append("</div>")
         body.append("".join(card))
     body.append("<h2>Next steps</h2><ul>" + "".join(f"<li>{_e(s)}</li>" for s in report.next_steps) + "</ul>")
     return (
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>Interview report {_e(report.session_id[:8])}</title><style>{_CSS}</style></head><body>\n"
         + "\n".join(body)
         + "\n</body></html>\n"

@@ -54,7 +54,9 @@ def card_from_dict(data: dict[str, Any]) -> Card:
     try:
         return Card.from_dict(data)  # type: ignore[arg-type]
     except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidInput(f"A stored review card is malformed ({exc}); `coach forget --all` clears the schedule.") from exc
+        raise InvalidInput(
+            f"A stored review card is malformed ({exc}); `coach forget --all` clears the schedule."
+        ) from exc
 
 
 def schedule_review(card: dict[str, Any] | None, *, question_id: str, score: float, now: datetime) -> Scheduled:
@@ -63,7 +65,7 @@ def schedule_review(card: dict[str, Any] | None, *, question_id: str, score: flo
     current = card_from_dict(card) if card is not None else new_card(question_id, now)
     rating = rating_for(score)
     reviewed, _log = _SCHEDULER.review_card(current, rating, review_datetime=now)
-    return Scheduled(card=reviewed.to_dict(), due_at=reviewed.due, rating=int(rating))
+    return Scheduled(card=dict(reviewed.to_dict()), due_at=reviewed.due, rating=int(rating))
 
 
 def _aware(moment: datetime) -> datetime:

@@ -38,7 +38,7 @@ from coach.web.deps import (
 )
 from coach.web.render import STATIC_DIR, make_templates
 from coach.web.security import BodyLimit, CrossSiteGuard, SecurityHeaders, cookie_name, is_api_path
-from coach.web.worker import GradingWorker
+from coach.web.worker import GraderUnavailable, GradingWorker
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ COACH_ERROR_STATUS: list[tuple[type[CoachError], int]] = [
     (InvalidInput, 422),
     (PackError, 422),
     (StorageError, 503),
+    (GraderUnavailable, 503),
     (ProviderError, 502),
 ]
 STATUS_TITLES = {
@@ -102,7 +103,7 @@ def create_app(settings: Settings, *, grader: Grader | None = None) -> FastAPI:
         version=VERSION,
         summary="Rehearse Responsible-AI and AI-ethics interviews: question bank, grading, progress.",
         lifespan=lifespan,
-        docs_url="/api/docs" if development else None,
+        docs_url=None,  # Swagger UI loads its scripts from a CDN; the schema alone is served
         redoc_url=None,
         openapi_url="/api/openapi.json" if development else None,
         swagger_ui_oauth2_redirect_url=None,
@@ -110,11 +111,11 @@ def create_app(settings: Settings, *, grader: Grader | None = None) -> FastAPI:
     app.state.services = services
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    from coach.web.routes import account, admin, api, health, pages, practice
+    from coach.web.routes import account, admin, api, health, interviews, pages, practice
     from coach.web.routes import auth as auth_routes
 
     html = [Depends(check_csrf)]
-    for module in (auth_routes, pages, practice, account, admin):
+    for module in (auth_routes, pages, practice, interviews, account, admin):
         app.include_router(module.router, dependencies=html)
     app.include_router(health.router)
     app.include_router(api.router, prefix="/api/v1")
@@ -219,6 +220,9 @@ def _add_error_handlers(app: FastAPI) -> None:
     @handler(auth.Throttled)
     async def throttled(request: Request, error: Exception) -> Response:
         assert isinstance(error, auth.Throttled)
+        logging.getLogger("coach.web.auth").warning(
+            "throttled: %s %s from %r", request.method, request.url.path, request.client.host if request.client else "-"
+        )
         minutes = max(1, round(error.retry_after / 60))
         message = f"Too many attempts. For your account's safety, try again in about {minutes} minute(s)."
         return error_response(request, 429, message, {"retry-after": str(error.retry_after)})

@@ -22,7 +22,7 @@ MIN_SECRET_KEY_CHARS = 50
 class WebSettings(Settings):
     mode: Literal["production", "development"] = Field(
         default="production",
-        description="development serves the OpenAPI schema and docs at /api/docs; production hides them.",
+        description="development serves the OpenAPI schema at /api/openapi.json; production hides it.",
     )
     password_hash_cost: Literal["production", "test"] = Field(
         default="production",

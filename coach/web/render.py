@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from coach.bank.schema import KNOWN_ROLES
 from coach.grading.model import Grade
 from coach.grading.text import normalise
 from coach.web.security import csrf_token, request_values
@@ -60,6 +61,7 @@ def make_templates(secret: str) -> Jinja2Templates:
         score_class=score_class,
         score_label=score_label,
         humanize=humanize,
+        role_title=role_title,
     )
     return templates
 
@@ -124,6 +126,10 @@ def score_label(score: float | None) -> str:
     if score >= 2:
         return "Developing"
     return "Not yet an answer"
+
+
+def role_title(slug: str | None) -> str:
+    return KNOWN_ROLES.get(slug or "", humanize(slug))
 
 
 def humanize(slug: str | None) -> str:

@@ -17,10 +17,15 @@ from coach.bank.loader import Bank
 from coach.errors import CoachError
 from coach.grading.embedders import Embedder
 from coach.grading.engine import Grader
+from coach.interview.session import schedule_attempt
 from coach.storage import Database, repository
-from coach.storage.tables import Attempt
+from coach.storage.tables import Attempt, utcnow
 
 log = logging.getLogger(__name__)
+
+
+class GraderUnavailable(CoachError):
+    """The grader is not loaded yet (the app answers 503: nothing was stored, and the request can be repeated)."""
 
 
 class GradingWorker:
@@ -35,6 +40,7 @@ class GradingWorker:
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self.ready = threading.Event()
+        self.search_ready = threading.Event()
         self.load_error: str | None = None
 
     def start(self) -> None:
@@ -57,10 +63,33 @@ class GradingWorker:
             log.exception("The grader could not be loaded")
             return
         self.ready.set()
+        # Embed the bank's questions once (cached on disk) so the first search by meaning is not the slow one.
+        # A thread of its own, in small batches: grading shares the embedder and must not wait behind it.
+        threading.Thread(target=self._prepare_search, name="coach-search-warmup", daemon=True).start()
+
+    def _prepare_search(self) -> None:
+        assert self._grader is not None
+        texts = [q.text for q in self._bank().questions]
+        try:
+            for start in range(0, len(texts), 8):
+                self._grader.embedder.embed_batch(texts[start : start + 8])
+        except Exception:
+            log.exception("Could not prepare search by meaning; searches use words only")
+            return
+        self.search_ready.set()
+
+    def grader(self) -> Grader:
+        """The loaded grader (for mock interviews, which grade each answer before choosing a follow-up)."""
+        if not self.ready.is_set() or self._grader is None:
+            raise GraderUnavailable(
+                "The grader is still loading (this takes up to a minute after the server starts). "
+                + ("It failed to load: " + self.load_error if self.load_error else "Try again in a moment.")
+            )
+        return self._grader
 
     def embedder(self) -> Embedder | None:
         """The loaded grader's embedder (for search by meaning), or None while it loads."""
-        return self._grader.embedder if self.ready.is_set() and self._grader is not None else None
+        return self._grader.embedder if self.search_ready.is_set() and self._grader is not None else None
 
     def submit(self, attempt: Attempt) -> Future[None]:
         """Queue an attempt (already committed) for grading."""
@@ -106,6 +135,9 @@ class GradingWorker:
                 engine_version=grade.engine.version,
                 counts_toward_progress=grade.counts_toward_progress,
             )
+            if attempt.kind == "answer":
+                # The question comes back for review when its card says so (the same rule as `coach regrade`).
+                schedule_attempt(self._db, user_id=user_id, attempt=attempt, score=grade.score, now=utcnow())
         except CoachError as error:
             self._fail(attempt_id, error.message)
         except Exception as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from coach.web.deps import ServicesDep, UserDep, current_session
 from coach.web.render import render
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("coach.web.auth")
 
 API_TOKEN_PREFIX = "coach_"  # noqa: S105 - a prefix that makes leaked tokens easy to spot
 
@@ -69,6 +71,7 @@ def delete_data(request: Request, services: ServicesDep, user: UserDep, password
         )
         return render(request, "account.html", context, status_code=403)
     repository.forget_all(services.db, user_id=user.id)
+    log.info("practice data deleted: user %s", user.id)
     return RedirectResponse("/account?done=data-deleted", status_code=303)
 
 
@@ -86,6 +89,7 @@ def delete_account(
         context = _account_context(request, services, user, errors={"delete_account": message})
         return render(request, "account.html", context, status_code=409)
     repository.delete_user(services.db, user_id=user.id)  # sessions and tokens go with it (cascade)
+    log.info("account deleted: user %s", user.id)
     response = RedirectResponse("/sign-in?deleted=1", status_code=303)
     response.delete_cookie(services.session_cookie, path="/", secure=services.settings.https, httponly=True)
     response.headers["clear-site-data"] = '"cache", "cookies", "storage"'
@@ -109,6 +113,7 @@ def change_password(
         context = _account_context(request, services, user, errors={"password": error.message})
         return render(request, "account.html", context, status_code=422)
     repository.set_user_password(services.db, user_id=user.id, password_hash=services.passwords.hash(new_password))
+    log.info("password changed: user %s", user.id)
     found = current_session(request)
     repository.delete_auth_sessions(services.db, user_id=user.id, keep_session_id=found[0].id if found else None)
     return RedirectResponse("/account?done=password-changed", status_code=303)

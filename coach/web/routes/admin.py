@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from coach.bank.loader import BUILTIN_PACKS, build_packs, load_packs, pack_files, parse_yaml_text
 from coach.errors import PackError
@@ -47,13 +48,16 @@ def set_sign_up(services: ServicesDep, _admin: AdminDep, open: Annotated[str, Fo
 
 @router.post("/admin/packs")
 async def upload_pack(request: Request, services: ServicesDep, _admin: AdminDep, pack: UploadFile) -> Response:
-    # async only to read the upload; validation and the bank reload (file and CPU work) run in the thread pool.
-    from starlette.concurrency import run_in_threadpool
-
+    # async only to read the upload; validation, the bank reload and the page's queries run in the thread pool.
     data = await pack.read()
-    errors, accepted = await run_in_threadpool(_accept_pack, services, pack.filename or "pack.yaml", data)
-    context = _admin_context(services, pack_errors=errors, pack_accepted=accepted)
-    return render(request, "admin.html", context, status_code=422 if errors else 201)
+    name = pack.filename or "pack.yaml"
+
+    def accept() -> dict[str, object]:
+        errors, accepted = _accept_pack(services, name, data)
+        return _admin_context(services, pack_errors=errors, pack_accepted=accepted)
+
+    context = await run_in_threadpool(accept)
+    return render(request, "admin.html", context, status_code=422 if context["pack_errors"] else 201)
 
 
 def _accept_pack(services: Services, filename: str, data: bytes) -> tuple[list[str], str | None]:

@@ -149,7 +149,8 @@ async def grade(request: Request, services: ServicesDep, user: ApiUserDep, body:
     )
     if attempt.status == "stored":
         with contextlib.suppress(TimeoutError):  # then 202: the client polls /attempts/{id}
-            await asyncio.wait_for(asyncio.wrap_future(services.worker.submit(attempt)), GRADE_WAIT_SECONDS)
+            queued = await run_in_threadpool(services.worker.submit, attempt)
+            await asyncio.wait_for(asyncio.wrap_future(queued), GRADE_WAIT_SECONDS)
         attempt = await run_in_threadpool(repository.get_attempt, services.db, user_id=user.id, attempt_id=attempt.id)
     code = status.HTTP_202_ACCEPTED if attempt.status == "stored" else status.HTTP_200_OK
     headers = {"location": str(request.url_for("get_attempt", attempt_id=attempt.id))}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -14,6 +15,8 @@ from coach.web.deps import ServicesDep, client_ip, current_session
 from coach.web.render import render
 
 router = APIRouter(include_in_schema=False)
+# Auth events (ASVS 16.3.1): user ids and addresses, never emails, passwords or answers. %r escapes CR/LF.
+log = logging.getLogger("coach.web.auth")
 
 SIGN_IN_FAILED = "That email and password do not match an account. Check both and try again."
 
@@ -84,6 +87,7 @@ def sign_up(
     token = auth.start_session(
         services.db, user=user, ip=client_ip(request), user_agent=request.headers.get("user-agent")
     )
+    log.info("sign-up: user %s from %r%s", user.id, client_ip(request), " (admin)" if user.is_admin else "")
     response = RedirectResponse("/?welcome=1", status_code=303)
     set_session_cookie(response, services, token)
     return response
@@ -127,6 +131,7 @@ def sign_in(
         # Unknown accounts are checked against a dummy hash: same work, same answer (no enumeration).
         ok = services.passwords.verify(user.password_hash if user else None, password)
     if not ok or user is None or user.disabled_at is not None:
+        log.info("sign-in failed from %r (account %s)", ip, auth.SIGN_IN_PER_ACCOUNT.key(email).split(":")[-1][:12])
         context = sign_in_context(
             next=safe_next(next),
             email=email,
@@ -140,6 +145,7 @@ def sign_in(
         repository.set_user_password(services.db, user_id=user.id, password_hash=services.passwords.hash(password))
     auth.end_session(services.db, request.cookies.get(services.session_cookie, ""))
     token = auth.start_session(services.db, user=user, ip=ip, user_agent=request.headers.get("user-agent"))
+    log.info("sign-in: user %s from %r", user.id, ip)
     target = safe_next(next)
     if pending_question and pending_answer.strip() and pending_question in services.bank:
         # The session ended while this answer was being written: keep it as the draft and reopen the question.
@@ -152,7 +158,10 @@ def sign_in(
 
 @router.post("/sign-out")
 def sign_out(request: Request, services: ServicesDep) -> Response:
+    found = current_session(request)
     auth.end_session(services.db, request.cookies.get(services.session_cookie, ""))
+    if found:
+        log.info("sign-out: user %s", found[1].id)
     response = RedirectResponse("/sign-in?signed_out=1", status_code=303)
     response.delete_cookie(services.session_cookie, path="/", secure=services.settings.https, httponly=True)
     # Clears this site's cookies, storage and cache in the browser (ASVS 14.3.1).
