@@ -34,14 +34,17 @@ SESSION_TOUCH_EVERY = timedelta(seconds=60)  # at most one write per minute per 
 
 # argon2id cost rows. Production: ASVS 5.0 Appendix C / OWASP (t=2 needs m >= 19 MiB). Test: the library's
 # cheapest parameters, so a test suite that signs in hundreds of times stays fast.
-HASH_COSTS = {
-    "production": {"time_cost": 2, "memory_cost": 19 * 1024, "parallelism": 1},
-    "test": {"time_cost": 1, "memory_cost": 8, "parallelism": 1},
+HASH_COSTS = {  # (time_cost, memory_cost in KiB, parallelism)
+    "production": (2, 19 * 1024, 1),
+    "test": (1, 8, 1),
 }
 
 
 def password_hasher(cost: str) -> PasswordHasher:
-    return PasswordHasher(type=Type.ID, hash_len=32, salt_len=16, **HASH_COSTS[cost])
+    time_cost, memory_cost, parallelism = HASH_COSTS[cost]
+    return PasswordHasher(
+        time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism, hash_len=32, salt_len=16, type=Type.ID
+    )
 
 
 class Passwords:

@@ -39,15 +39,14 @@ def _interview(services: Services, user: User, session_id: str) -> Interview:
 
 def _new_context(services: Services, **values: object) -> dict[str, object]:
     roles = sorted({(q.role, KNOWN_ROLES.get(q.role, q.role_title)) for q in services.bank.questions})
-    context: dict[str, object] = {
+    defaults: dict[str, object] = {"role": "", "level": "", "count": "5", "follow_ups": True, "job": ""}
+    return {
         "roles": roles,
         "levels": LEVELS,
         "max_count": MAX_COUNT,
-        "values": {"role": "", "level": "", "count": "5", "follow_ups": True, "job": ""},
+        "values": {**defaults, **values},
         "error": None,
     }
-    context["values"].update(values)  # type: ignore[union-attr]
-    return context
 
 
 @router.get("/interviews")
