@@ -36,7 +36,7 @@ SUPPORT_HIGH = 0.62  # at or above this, full credit
 COVERED_AT = 0.52
 PARTIAL_AT = 0.43
 CUE_BONUS = 0.04  # per matching cue in the same sentence, at most two
-PITFALL_AT = 0.65
+PITFALL_AT = 0.72
 REUSE_PENALTY = 0.05
 PITFALL_PENALTY = 0.25
 OFF_TOPIC_MAX_COVERAGE = 0.35
@@ -135,7 +135,7 @@ def _pitfall_evidence(pitfall_cues: tuple[str, ...], unit: Unit, semantic: float
         if match and not _negated_before(unit.text, match.start()):
             return True
     # Without a cue, only a sentence much closer to the pitfall than to any key point, and not negated.
-    return semantic >= PITFALL_AT and semantic - best_key_point >= 0.08 and not has_negation(unit.text)
+    return semantic >= PITFALL_AT and semantic - best_key_point >= 0.12 and not has_negation(unit.text)
 
 
 def grade(
