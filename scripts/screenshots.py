@@ -81,6 +81,7 @@ def main() -> None:
         page.click(".answer-form button[type=submit]")
         page.wait_for_selector(".score-card")
         shot("feedback")
+        page.screenshot(path=str(OUT / "feedback-top.png"))  # the first screen, for the README
         page.goto(base + "/")
         shot("dashboard")
         page.goto(base + "/history")

@@ -178,7 +178,10 @@ def _protect(text: str) -> str:
     return protected
 
 
-_SPLIT_RE = re.compile(r"(?<=[.!?;:])\s+(?=[\"'(\[]?[A-Z0-9])|(?<=[.!?])\s+(?=[a-z])|\n+|(?<=[.!?])(?=[A-Z][a-z])")
+# A colon or semicolon ends a unit only before a capital: "the labels: 0.72 fails" stays one sentence.
+_SPLIT_RE = re.compile(
+    r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|(?<=[;:])\s+(?=[\"'(\[]?[A-Z])|(?<=[.!?])\s+(?=[a-z])|\n+|(?<=[.!?])(?=[A-Z][a-z])"
+)
 _LIST_ITEM_RE = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 
 
