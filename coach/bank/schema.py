@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 Level = Literal["beginner", "intermediate", "advanced"]
 Seniority = Literal["junior", "mid", "senior", "lead", "manager", "director"]
@@ -34,6 +34,17 @@ SLUG = r"^[a-z0-9][a-z0-9._-]*$"
 REGION = r"^[A-Z]{2}$"
 
 
+def _clean_cues(cues: tuple[str, ...]) -> tuple[str, ...]:
+    cleaned = tuple(c.strip().lower() for c in cues)
+    if any(not c for c in cleaned):
+        raise ValueError("a cue must be a non-empty word or phrase")
+    return cleaned
+
+
+# Key points and pitfalls share one rule for cues: lower-cased, no empty entries.
+Cues = Annotated[tuple[str, ...], AfterValidator(_clean_cues)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -44,15 +55,7 @@ class KeyPoint(_Strict):
     id: str = Field(pattern=SLUG, max_length=80)
     text: str = Field(min_length=3, max_length=600)
     weight: float = Field(default=1.0, gt=0, le=5)
-    cues: tuple[str, ...] = ()
-
-    @field_validator("cues")
-    @classmethod
-    def _cues_are_words(cls, cues: tuple[str, ...]) -> tuple[str, ...]:
-        cleaned = tuple(c.strip().lower() for c in cues)
-        if any(not c for c in cleaned):
-            raise ValueError("a cue must be a non-empty word or phrase")
-        return cleaned
+    cues: Cues = ()
 
 
 class Pitfall(_Strict):
@@ -60,15 +63,7 @@ class Pitfall(_Strict):
 
     id: str = Field(pattern=SLUG, max_length=80)
     text: str = Field(min_length=3, max_length=600)
-    cues: tuple[str, ...] = ()
-
-    @field_validator("cues")
-    @classmethod
-    def _cues_are_words(cls, cues: tuple[str, ...]) -> tuple[str, ...]:
-        cleaned = tuple(c.strip().lower() for c in cues)
-        if any(not c for c in cleaned):
-            raise ValueError("a cue must be a non-empty word or phrase")
-        return cleaned
+    cues: Cues = ()
 
 
 class Question(_Strict):

@@ -45,14 +45,6 @@ def run_devset(root: Path) -> dict[str, Any]:
     return report.figures()
 
 
-def signal(grade: Any, alternatives: list[float] | None = None) -> float:
-    """The value thresholds are fitted on: the reference match (best over all references), zero for gaming."""
-    if any(f.code in GAMING for f in grade.flags):
-        return 0.0
-    match = float(grade.relevance.get("reference_match", grade.coverage))
-    return max([match, *(alternatives or [])])
-
-
 def reference_signal(grader: Any, question: Any, answer: str, row: dict[str, Any]) -> float:
     """The reference match against the row's references (main first), zero for gaming answers."""
     from coach.grading.engine import reference_match

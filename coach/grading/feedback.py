@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from coach.bank.schema import Question
@@ -100,7 +99,3 @@ def write_feedback(
         drop=drop,
         structure_advice=structure.advice,
     )
-
-
-def sentence_case(text: str) -> str:
-    return re.sub(r"^\s*([a-z])", lambda m: m.group(1).upper(), text)

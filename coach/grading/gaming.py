@@ -27,8 +27,14 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"(?:previous|prior|above|earlier|preceding|original|system|grading|scoring|marking)?\s*"
             r"(?:instructions?|prompts?|rubric|marking scheme|scoring (?:rules|criteria|guide))\b",
         ),
-        ("asks for a particular score", rf"\b(?:give|award|assign|grant|rate|score|mark|grade)\s+{_ANSWER}\b[^.\n]{{0,40}}\b{_TOP}\b"),
-        ("asks for a particular score", rf"\b(?:give|award|assign|grant)\s+(?:me|it|us)\s+(?:a\s+|the\s+)?{_TOP}\b[^.\n]{{0,20}}(?:marks?|score|points?|grade|rating)"),
+        (
+            "asks for a particular score",
+            rf"\b(?:give|award|assign|grant|rate|score|mark|grade)\s+{_ANSWER}\b[^.\n]{{0,40}}\b{_TOP}\b",
+        ),
+        (
+            "asks for a particular score",
+            rf"\b(?:give|award|assign|grant)\s+(?:me|it|us)\s+(?:a\s+|the\s+)?{_TOP}\b[^.\n]{{0,20}}(?:marks?|score|points?|grade|rating)",
+        ),
         ("asks for a particular score", r"\b(?:5|five|10|ten)\s*(?:/|out of)\s*(?:5|five|10|ten)\b"),
         (
             "asks for a particular score",
@@ -39,18 +45,36 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"\b(?:built|wrote|developed|maintain|designed|created)\s+(?:this|the|your)\s+(?:automated\s+)?(?:grading|scoring|assessment|evaluation|marking)\s+(?:system|model|tool|pipeline|engine)",
         ),
         ("addresses an automated grader", rf"(?:#|//|/\*)\s*(?:note\s+(?:to|for)\s+)?(?:the\s+)?{_GRADER}\s*[:,]"),
-        ("addresses an automated grader", rf"\bbefore you (?:grade|score|mark|evaluate|assess)\b|\b(?:as|to) the {_GRADER} (?:reading|seeing|grading|scoring)\b"),
+        (
+            "addresses an automated grader",
+            rf"\bbefore you (?:grade|score|mark|evaluate|assess)\b|\b(?:as|to) the {_GRADER} (?:reading|seeing|grading|scoring)\b",
+        ),
         ("asks for a particular score", r"\bfull marks\b|\bmaximum (?:score|marks|points)\b|\bperfect score\b"),
-        ("addresses an automated grader", rf"\b(?:dear|attention|hello|hi|note|message|instructions?|reminder|memo)\b[^.\n]{{0,20}}\b(?:to|for)?\s*(?:the\s+|any\s+)?(?:automated\s+|ai\s+)?{_GRADER}\b"),
-        ("addresses an automated grader", rf"^[\s\[(#/*-]*(?:to\s+)?(?:the\s+)?(?:automated\s+|ai\s+)?{_GRADER}\s*[:,]"),
-        ("addresses an automated grader", rf"\b(?:automated|automatic|ai|llm)\s+(?:grader|grading|evaluator|assessor|marker|scorer|judge)\b[^.\n]{{0,60}}\b(?:please|should|must|give|award|assign|return)\b[^.\n]{{0,30}}\b(?:score|marks?|grade|points)\b"),
+        (
+            "addresses an automated grader",
+            rf"\b(?:dear|attention|hello|hi|note|message|instructions?|reminder|memo)\b[^.\n]{{0,20}}\b(?:to|for)?\s*(?:the\s+|any\s+)?(?:automated\s+|ai\s+)?{_GRADER}\b",
+        ),
+        (
+            "addresses an automated grader",
+            rf"^[\s\[(#/*-]*(?:to\s+)?(?:the\s+)?(?:automated\s+|ai\s+)?{_GRADER}\s*[:,]",
+        ),
+        (
+            "addresses an automated grader",
+            r"\b(?:automated|automatic|ai|llm)\s+(?:grader|grading|evaluator|assessor|marker|scorer|judge)\b[^.\n]{0,60}\b(?:please|should|must|give|award|assign|return)\b[^.\n]{0,30}\b(?:score|marks?|grade|points)\b",
+        ),
         ("addresses an automated grader", rf"\b(?:you|your)\b[^.\n]{{0,30}}\b(?:as|are)\s+(?:the|an?)\s+{_GRADER}\b"),
         ("contains a chat role marker", r"^\s*(?:\[|<|#+\s*)?(?:system|assistant|developer)\s*(?:\]|>|:)"),
         ("contains a chat role marker", r"<\|im_(?:start|end)\|>|\[/?INST\]|<</?SYS>>|<\|(?:system|user|assistant)\|>"),
         ("hides text in an HTML comment", r"<!--.*?-->"),
         ("contains a pre-filled verdict", r"[\"'](?:score|verdict|grade|rating|result|pass)[\"']\s*:\s*[\"']?\w"),
-        ("claims special approval", r"\bpre-?approved (?:this|the|my) (?:answer|response)\b|\b(?:this|my) (?:answer|response) (?:is|was|has been) (?:pre-?)?approved\b|\bapproved by the interviewer\b"),
-        ("claims special authority", r"\b(?:i am|i'm|as) (?:the|your) (?:developer|creator|administrator|admin|system owner|programmer)\b"),
+        (
+            "claims special approval",
+            r"\bpre-?approved (?:this|the|my) (?:answer|response)\b|\b(?:this|my) (?:answer|response) (?:is|was|has been) (?:pre-?)?approved\b|\bapproved by the interviewer\b",
+        ),
+        (
+            "claims special authority",
+            r"\b(?:i am|i'm|as) (?:the|your) (?:developer|creator|administrator|admin|system owner|programmer)\b",
+        ),
         (
             "asks for special treatment in scoring",
             r"\b(?:approved|granted|have|has|with) (?:an? )?(?:approved )?accommodation\b[^.\n]{0,80}\b(?:scor|grad|mark|award|disregard|ignore)",
@@ -61,7 +85,10 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         ("asks for a particular score", r"\b(?:nota|pontua[cç][aã]o|puntuaci[oó]n|calificaci[oó]n) m[aá]xima\b"),
         ("addresses an automated grader", r"\b(?:avaliador|avaliadora|evaluador|evaluadora|corretor)\b"),
-        ("addresses the model directly", rf"\byou are (?:now )?(?:a|an|the)\b[^.\n]{{0,30}}\b(?:grader|evaluator|assistant|judge|{_GRADER})\b"),
+        (
+            "addresses the model directly",
+            rf"\byou are (?:now )?(?:a|an|the)\b[^.\n]{{0,30}}\b(?:grader|evaluator|assistant|judge|{_GRADER})\b",
+        ),
     )
 )
 
@@ -254,7 +281,9 @@ def detect_jumble(answer: str, reference: str, *, short: bool = False) -> Flag |
         # Grammar marks alone also fire on some genuine sentences; a copy in the reference's own order is
         # a copy (reference-only mode rewards it), not a jumble.
         order = _local_order(a, r)
-        scrambled = reuse >= 0.8 and recall >= 0.6 and (order < 0.5 or (_word_salad_marks(answer, a) >= 1 and order < 0.85))
+        scrambled = (
+            reuse >= 0.8 and recall >= 0.6 and (order < 0.5 or (_word_salad_marks(answer, a) >= 1 and order < 0.85))
+        )
     else:
         a2, r2 = _ngrams(a, 2), _ngrams(r, 2)
         scrambled = reuse >= 0.8 and len(a2 & r2) / max(1, len(a2)) < 0.5
