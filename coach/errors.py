@@ -37,4 +37,14 @@ class StorageError(CoachError):
 
 
 class ProviderError(CoachError):
-    """The optional LLM endpoint failed; callers record it and carry on without it."""
+    """The optional LLM endpoint failed; callers record it and carry on without it.
+
+    `kind` says how, for the record and the message shown: timeout, unavailable (refused, 5xx, circuit
+    open), rate_limited (429 after retries), busy (too many calls in flight), quota (this user's hourly
+    calls used up), bad_output (not the JSON asked for, too large, failed a safety check), leak (the
+    output echoed the per-request canary), disabled (no endpoint, or the user has not opted in).
+    """
+
+    def __init__(self, message: str, *, kind: str = "unavailable") -> None:
+        super().__init__(message)
+        self.kind = kind

@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(default=None, description="Model name sent to the LLM endpoint.")
     llm_api_key: str | None = Field(default=None, description="API key for the LLM endpoint, if it needs one.")
     llm_timeout: float = Field(default=30.0, description="Seconds before an LLM call is abandoned.")
+    llm_enabled: bool = Field(
+        default=True, description="Set to false to switch the LLM features off without removing the endpoint."
+    )
+    llm_max_tokens: int = Field(default=600, ge=16, description="Most tokens one LLM call may generate.")
+    llm_max_concurrency: int = Field(default=2, ge=1, description="LLM calls in flight at once, per server process.")
+    llm_quota_per_hour: int = Field(
+        default=60, ge=0, description="LLM calls each user may make per rolling hour (0: no limit)."
+    )
 
     @property
     def sqlite_path(self) -> Path:

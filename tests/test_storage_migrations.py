@@ -79,7 +79,7 @@ def test_it_migrates_a_blank_database_to_head(blank_url):
     try:
         assert db.schema_revision() is None
         assert upgrade(blank_url) == migrate.head_revision()
-        assert db.schema_revision() == migrate.head_revision() == "0001"
+        assert db.schema_revision() == migrate.head_revision() == "0002"
         assert table_names(db) == set(Base.metadata.tables) | {"alembic_version"}
         assert integrity_check(db) == []
     finally:
@@ -160,8 +160,8 @@ LATER_MIGRATION = '''
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -181,7 +181,7 @@ def downgrade():
 def later_migrations(tmp_path, monkeypatch):
     folder = tmp_path / "migrations"
     shutil.copytree(migrate.MIGRATIONS_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (folder / "versions" / "0002_test_nickname.py").write_text(textwrap.dedent(LATER_MIGRATION))
+    (folder / "versions" / "0003_test_nickname.py").write_text(textwrap.dedent(LATER_MIGRATION))
     return folder
 
 
@@ -197,16 +197,16 @@ def test_opening_an_older_sqlite_database_snapshots_it_then_upgrades_without_los
     monkeypatch.setattr(migrate, "MIGRATIONS_DIR", later_migrations)
     db = open_database(settings)
     try:
-        assert db.schema_revision() == "0002"
+        assert db.schema_revision() == "0003"
         # Recreating `users` with foreign keys on would have cascade-deleted every attempt.
         assert repo.get_attempt(db, user_id=user.id, attempt_id=attempt.id).answer == "kept through the upgrade"
         assert integrity_check(db) == []
-        snapshots = list((settings.home / "backups").glob("coach-before-upgrade-from-0001-*.db"))
+        snapshots = list((settings.home / "backups").glob("coach-before-upgrade-from-0002-*.db"))
         assert len(snapshots) == 1
         assert snapshots[0].stat().st_mode & 0o777 == 0o600
         assert check_file(snapshots[0]) == []
         snapshot = Database(f"sqlite:///{snapshots[0]}")
-        assert snapshot.schema_revision() == "0001"
+        assert snapshot.schema_revision() == "0002"
         assert repo.get_attempt(snapshot, user_id=user.id, attempt_id=attempt.id).answer == "kept through the upgrade"
         snapshot.dispose()
     finally:

@@ -39,6 +39,8 @@ NAMING_CONVENTION = {
 SESSION_STATUSES = ("active", "finished", "abandoned")
 ATTEMPT_KINDS = ("answer", "follow_up")
 ATTEMPT_STATUSES = ("stored", "graded", "failed")
+LLM_NOTE_KINDS = ("feedback", "follow_up")
+LLM_NOTE_STATUSES = ("pending", "done", "failed")
 NO_SESSION = ""  # drafts outside an interview session; NULL would defeat the unique constraint
 
 
@@ -224,4 +226,27 @@ class Review(Base):
     due_at: Mapped[datetime]
     last_rating: Mapped[int] = mapped_column(Integer)
     last_score: Mapped[float | None] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LlmNote(Base):
+    """What the optional LLM added to one graded answer (coach feedback, or the follow-up's rephrasing).
+
+    Never the score of record: the attempt's grade is. Deleted with its attempt."""
+
+    __tablename__ = "llm_notes"
+    __table_args__ = (
+        CheckConstraint(_in("kind", LLM_NOTE_KINDS), name="kind"),
+        CheckConstraint(_in("status", LLM_NOTE_STATUSES), name="status"),
+        UniqueConstraint("attempt_id", "kind"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    attempt_id: Mapped[str] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    content: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

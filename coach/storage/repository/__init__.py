@@ -43,6 +43,7 @@ from coach.storage.repository.auth import (
     touch_auth_session,
 )
 from coach.storage.repository.drafts import delete_draft, find_draft, get_draft, list_drafts, save_draft
+from coach.storage.repository.llm_notes import claim_llm_note, delete_llm_note, find_llm_note, save_llm_note
 from coach.storage.repository.privacy import (
     EXPORT_FORMAT,
     EXPORT_VERSION,
@@ -79,6 +80,7 @@ from coach.storage.repository.users import (
 __all__ = [
     "EXPORT_FORMAT",
     "EXPORT_VERSION",
+    "claim_llm_note",
     "clear_rate_limit",
     "count_admins",
     "create_api_token",
@@ -90,6 +92,7 @@ __all__ = [
     "delete_auth_session",
     "delete_auth_sessions",
     "delete_draft",
+    "delete_llm_note",
     "delete_expired_auth_sessions",
     "delete_stale_rate_limits",
     "delete_user",
@@ -99,6 +102,7 @@ __all__ = [
     "find_app_setting",
     "find_auth_session",
     "find_draft",
+    "find_llm_note",
     "find_rate_limit",
     "find_review",
     "find_user",
@@ -133,6 +137,7 @@ __all__ = [
     "record_api_token_use",
     "save_draft",
     "save_grade",
+    "save_llm_note",
     "set_app_setting",
     "set_user_admin",
     "set_user_disabled",

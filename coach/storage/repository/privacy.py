@@ -34,7 +34,9 @@ EXPORTED: dict[str, tuple[type[Base], frozenset[str]]] = {
 }
 USER_EXCLUDED = frozenset({"id", "password_hash"})
 _Merged = TypeVar("_Merged", Draft, Review)
-NOT_EXPORTED = frozenset({"auth_sessions", "api_tokens"})  # secrets, meaningless on another instance
+# auth_sessions, api_tokens: secrets, meaningless on another instance. llm_notes: the optional LLM's
+# commentary on exported answers, not the record (the grades are exported); deleted with its answers.
+NOT_EXPORTED = frozenset({"auth_sessions", "api_tokens", "llm_notes"})
 
 
 def export_user(db: Target, *, user_id: int) -> dict[str, Any]:
