@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,6 +61,16 @@ class Settings(BaseSettings):
     llm_quota_per_hour: int = Field(
         default=60, ge=0, description="LLM calls each user may make per rolling hour (0: no limit)."
     )
+    mode: Literal["production", "development"] = Field(
+        default="production",
+        description="development serves the OpenAPI schema at /api/openapi.json; production hides it.",
+    )
+    password_hash_cost: Literal["production", "test"] = Field(
+        default="production",
+        description="argon2id cost: production (m=19 MiB, t=2, p=1, as ASVS 5.0 asks) or test (cheapest; "
+        "for the test suite only, refused by `coach serve` on anything but a loopback address).",
+    )
+    max_body_bytes: int = Field(default=1024 * 1024, description="Largest request body accepted (413 above it).")
 
     @property
     def sqlite_path(self) -> Path:

@@ -36,12 +36,12 @@ def main() -> None:
     from coach.api import default_grader
     from coach.settings import Settings
     from coach.web.app import create_app
-    from coach.web.config import WebSettings
+    from coach.settings import Settings
 
     OUT.mkdir(parents=True, exist_ok=True)
     home = Path(tempfile.mkdtemp(prefix="coach-shots-"))
     grader = default_grader(Settings(home=home / "grader"))
-    app = create_app(WebSettings(home=home / "app", password_hash_cost="test"), grader=grader)  # noqa: S106 - a cost profile, not a password
+    app = create_app(Settings(home=home / "app", password_hash_cost="test"), grader=grader)  # noqa: S106 - a cost profile, not a password
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -277,9 +277,9 @@ def test_production_password_hashing_meets_the_asvs_minimum():
 
 
 def test_the_web_app_hashes_with_production_parameters_unless_told_otherwise(tmp_path):
-    from coach.web.config import WebSettings
+    from coach.settings import Settings
 
-    assert WebSettings(home=tmp_path).password_hash_cost == "production"
+    assert Settings(home=tmp_path).password_hash_cost == "production"
 
 
 def test_a_user_who_signs_in_with_an_old_hash_gets_it_upgraded(app, client):

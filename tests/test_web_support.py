@@ -37,11 +37,11 @@ def real_grader(tmp_path_factory):
 
 
 def web_settings(home: Path, **overrides):
-    from coach.web.config import WebSettings
+    from coach.settings import Settings
 
     values = {"home": home, "database_url": None, "password_hash_cost": "test", "packs_dir": None}
     values.update(overrides)
-    return WebSettings(**values)
+    return Settings(**values)
 
 
 @pytest.fixture

@@ -31,12 +31,23 @@ def serve(
             "--get", help="Print the response to GET PATH (e.g. /healthz) and exit: 0 if it succeeded.", metavar="PATH"
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Worker processes (each loads its own grader, ~600 MB). Use PostgreSQL for more than one; "
+            "see docs/deployment.md.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the web app at http://HOST:PORT (practice, feedback, history; JSON API under /api/v1)."""
+    from coach.settings import Settings
     from coach.web.app import create_app
-    from coach.web.config import MIN_SECRET_KEY_CHARS, WebSettings, is_loopback
+    from coach.web.config import MIN_SECRET_KEY_CHARS, is_loopback
 
-    settings = WebSettings()
+    settings = Settings()
     if get is not None:
         _print_response(create_app(settings), get)
         return
@@ -63,6 +74,19 @@ def serve(
 
     err_console.print(f"Interview Coach at [bold]http://{host}:{port}[/] (the grader loads in the background).")
     # proxy_headers off: X-Forwarded-For is believed only from COACH_TRUSTED_PROXIES, by the app itself.
+    if workers > 1:
+        # Each process imports the factory and builds its own app, pool and grader from the same environment.
+        uvicorn.run(
+            "coach.web.asgi:create_app_from_env",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            proxy_headers=False,
+            server_header=False,
+            log_level="info",
+        )
+        return
     uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=False, server_header=False, log_level="info")
 
 

@@ -25,8 +25,9 @@ from coach.errors import CoachError, InvalidInput, NotFound, PackError, Provider
 from coach.grading.engine import Grader
 from coach.settings import Settings
 from coach.storage import open_database
+from coach.storage.retention import RetentionPurger
 from coach.web import auth
-from coach.web.config import as_web_settings, resolve_secret_key
+from coach.web.config import resolve_secret_key
 from coach.web.deps import (
     AdminRequired,
     ApiAuthRequired,
@@ -68,25 +69,24 @@ STATUS_TITLES = {
 
 def create_app(settings: Settings, *, grader: Grader | None = None) -> FastAPI:
     """Build the app. `grader` replaces the default one (tests pass the real grader loaded once per run)."""
-    web_settings = as_web_settings(settings)
-    db = open_database(web_settings)
-    secret = resolve_secret_key(web_settings)
+    db = open_database(settings)
+    secret = resolve_secret_key(settings)
 
     def load_grader() -> Grader:
         if grader is not None:
             return grader
         from coach.api import default_grader
 
-        return default_grader(web_settings)
+        return default_grader(settings)
 
     services = Services(
-        settings=web_settings,
+        settings=settings,
         db=db,
         secret=secret,
-        passwords=auth.Passwords(auth.password_hasher(web_settings.password_hash_cost)),
+        passwords=auth.Passwords(auth.password_hasher(settings.password_hash_cost)),
         templates=make_templates(secret),
         worker=GradingWorker(db, lambda: services.bank, load_grader),
-        session_cookie=cookie_name("coach_session", web_settings.https),
+        session_cookie=cookie_name("coach_session", settings.https),
         bank=Bank(),
     )
     services.reload_bank()
@@ -94,10 +94,16 @@ def create_app(settings: Settings, *, grader: Grader | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(services.worker.start)
+        # COACH_RETENTION_DAYS: old answers and drafts are deleted now and then hourly (coach/storage/retention.py).
+        purger = RetentionPurger(db, days=settings.retention_days) if settings.retention_days else None
+        if purger is not None:
+            purger.start()
         yield
+        if purger is not None:
+            purger.stop()
         services.worker.stop()
 
-    development = web_settings.mode == "development"
+    development = settings.mode == "development"
     app = FastAPI(
         title="interview-coach",
         version=VERSION,
@@ -122,9 +128,9 @@ def create_app(settings: Settings, *, grader: Grader | None = None) -> FastAPI:
     _add_error_handlers(app)
 
     # Added innermost first: SecurityHeaders wraps everything, including the 403 and 413 answers.
-    app.add_middleware(CrossSiteGuard, https=web_settings.https, render_error=render_error)
-    app.add_middleware(BodyLimit, max_bytes=web_settings.max_body_bytes, render_error=render_error)
-    app.add_middleware(SecurityHeaders, https=web_settings.https, render_error=render_error)
+    app.add_middleware(CrossSiteGuard, https=settings.https, render_error=render_error)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, render_error=render_error)
+    app.add_middleware(SecurityHeaders, https=settings.https, render_error=render_error)
     return app
 
 

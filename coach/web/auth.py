@@ -96,10 +96,12 @@ def new_session_token() -> str:
     return secrets.token_urlsafe(32)  # 256 bits from the OS CSPRNG
 
 
-def start_session(db: Database, *, user: User, ip: str | None, user_agent: str | None) -> str:
+def start_session(
+    db: Database, *, user: User, ip: str | None, user_agent: str | None, now: datetime | None = None
+) -> str:
     """Create a server-side session and return the cookie value (a fresh token at every sign-in)."""
     token = new_session_token()
-    now = utcnow()
+    now = now or utcnow()
     repository.create_auth_session(
         db,
         user_id=user.id,
@@ -112,15 +114,18 @@ def start_session(db: Database, *, user: User, ip: str | None, user_agent: str |
     return token
 
 
-def resume_session(db: Database, token: str) -> tuple[AuthSession, User] | None:
-    """The live session for a cookie value, with its idle expiry moved forward; None when it ended."""
+def resume_session(db: Database, token: str, *, now: datetime | None = None) -> tuple[AuthSession, User] | None:
+    """The live session for a cookie value, with its idle expiry moved forward; None when it ended.
+
+    `now` is the app's clock (Services.clock), which tests move forward to check both timeouts.
+    """
     if not token or len(token) > 200:
         return None
-    found = repository.find_auth_session(db, token_hash=repository.hash_token(token))
+    now = now or utcnow()
+    found = repository.find_auth_session(db, token_hash=repository.hash_token(token), now=now)
     if found is None:
         return None
     session, user = found
-    now = utcnow()
     if now - session.created_at >= SESSION_ABSOLUTE:
         return None
     if now - session.last_seen_at >= SESSION_TOUCH_EVERY:

@@ -1,8 +1,4 @@
-"""The web app's settings: the shared Settings plus the few options only the web shell reads.
-
-They live in a subclass for now so the web app can ship without touching coach/settings.py; they read the
-same COACH_* environment and are meant to move into Settings (with docs/configuration.md) as they are.
-"""
+"""Helpers the web shell needs around the shared Settings: loopback detection and the secret key."""
 
 from __future__ import annotations
 
@@ -10,33 +6,10 @@ import ipaddress
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
-
-from pydantic import Field
 
 from coach.settings import Settings
 
 MIN_SECRET_KEY_CHARS = 50
-
-
-class WebSettings(Settings):
-    mode: Literal["production", "development"] = Field(
-        default="production",
-        description="development serves the OpenAPI schema at /api/openapi.json; production hides it.",
-    )
-    password_hash_cost: Literal["production", "test"] = Field(
-        default="production",
-        description="argon2id cost: production (m=19 MiB, t=2, p=1, as ASVS 5.0 asks) or test (cheapest; "
-        "for the test suite only, refused by `coach serve` on anything but a loopback address).",
-    )
-    max_body_bytes: int = Field(default=1024 * 1024, description="Largest request body accepted (413 above it).")
-
-
-def as_web_settings(settings: Settings) -> WebSettings:
-    """Accept a plain Settings (the web options then take their defaults)."""
-    if isinstance(settings, WebSettings):
-        return settings
-    return WebSettings.model_validate(settings.model_dump())
 
 
 def is_loopback(host: str) -> bool:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -11,10 +13,10 @@ from fastapi import Depends, Request
 from starlette.templating import Jinja2Templates
 
 from coach.bank.loader import Bank, load_bank
+from coach.settings import Settings
 from coach.storage import Database, repository
 from coach.storage.tables import AuthSession, User, utcnow
 from coach.web import auth
-from coach.web.config import WebSettings
 from coach.web.security import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, client_address, csrf_token_valid, request_values
 from coach.web.worker import GradingWorker
 
@@ -25,7 +27,7 @@ SIGN_UP_SETTING = "signup_open"
 class Services:
     """Everything a request handler needs, built once by create_app and kept on app.state."""
 
-    settings: WebSettings
+    settings: Settings
     db: Database
     secret: str
     passwords: auth.Passwords
@@ -33,6 +35,8 @@ class Services:
     worker: GradingWorker
     session_cookie: str
     bank: Bank
+    # The time every sign-in, session and throttling decision uses; tests replace it to move time forward.
+    clock: Callable[[], datetime] = utcnow
     _bank_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -88,7 +92,7 @@ def current_session(request: Request) -> tuple[AuthSession, User] | None:
     if "session" not in values:
         services = get_services(request)
         token = request.cookies.get(services.session_cookie, "")
-        values["session"] = auth.resume_session(services.db, token) if token else None
+        values["session"] = auth.resume_session(services.db, token, now=services.clock()) if token else None
         values["user"] = values["session"][1] if values["session"] else None
     return values["session"]
 

@@ -36,9 +36,9 @@ def live_server(tmp_path, e2e_grader) -> Iterator[str]:
     import uvicorn
 
     from coach.web.app import create_app
-    from coach.web.config import WebSettings
+    from coach.settings import Settings
 
-    settings = WebSettings(home=tmp_path / "e2e-home", password_hash_cost="test", packs_dir=None)
+    settings = Settings(home=tmp_path / "e2e-home", password_hash_cost="test", packs_dir=None)
     app = create_app(settings, grader=e2e_grader)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -40,7 +40,7 @@ def _account_context(request: Request, services: ServicesDep, user: User, **extr
 
 def _reauthenticate(services: ServicesDep, user: User, password: str) -> bool:
     """Check the password again before a destructive change; throttled like sign-in."""
-    auth.count_attempt(services.db, auth.REAUTH_PER_ACCOUNT, f"user:{user.id}")
+    auth.count_attempt(services.db, auth.REAUTH_PER_ACCOUNT, f"user:{user.id}", now=services.clock())
     if not auth.acceptable_sign_in_input(password):
         return False
     return services.passwords.verify(user.password_hash, password)

@@ -59,7 +59,7 @@ def sign_up(
     password: Annotated[str, Form()],
     display_name: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    auth.count_attempt(services.db, auth.SIGN_UP_PER_ADDRESS, client_ip(request))
+    auth.count_attempt(services.db, auth.SIGN_UP_PER_ADDRESS, client_ip(request), now=services.clock())
     first = repository.count_admins(services.db) == 0
     if not first and not services.signup_open():
         return render(
@@ -85,7 +85,11 @@ def sign_up(
         context = {"open": True, "first": first, "error": error.message, "email": email, "display_name": display_name}
         return render(request, "sign_up.html", context, status_code=422)
     token = auth.start_session(
-        services.db, user=user, ip=client_ip(request), user_agent=request.headers.get("user-agent")
+        services.db,
+        user=user,
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent"),
+        now=services.clock(),
     )
     log.info("sign-up: user %s from %r%s", user.id, client_ip(request), " (admin)" if user.is_admin else "")
     response = RedirectResponse("/?welcome=1", status_code=303)
@@ -123,8 +127,9 @@ def sign_in(
 ) -> Response:
     ip = client_ip(request)
     # Counted before anything else: a throttled attempt never reaches the password hash.
-    auth.count_attempt(services.db, auth.SIGN_IN_PER_ADDRESS, ip)
-    auth.count_attempt(services.db, auth.SIGN_IN_PER_ACCOUNT, email)
+    now = services.clock()
+    auth.count_attempt(services.db, auth.SIGN_IN_PER_ADDRESS, ip, now=now)
+    auth.count_attempt(services.db, auth.SIGN_IN_PER_ACCOUNT, email, now=now)
     user = repository.find_user_by_email(services.db, email=email) if email.strip() else None
     ok = False
     if auth.acceptable_sign_in_input(password):
@@ -144,7 +149,7 @@ def sign_in(
     if user.password_hash and services.passwords.needs_rehash(user.password_hash):
         repository.set_user_password(services.db, user_id=user.id, password_hash=services.passwords.hash(password))
     auth.end_session(services.db, request.cookies.get(services.session_cookie, ""))
-    token = auth.start_session(services.db, user=user, ip=ip, user_agent=request.headers.get("user-agent"))
+    token = auth.start_session(services.db, user=user, ip=ip, user_agent=request.headers.get("user-agent"), now=now)
     log.info("sign-in: user %s from %r", user.id, ip)
     target = safe_next(next)
     if pending_question and pending_answer.strip() and pending_question in services.bank:
