@@ -46,6 +46,7 @@ def serve(
     from coach.settings import Settings
     from coach.web.app import create_app
     from coach.web.config import MIN_SECRET_KEY_CHARS, is_loopback
+    from coach.web.logs import log_config
 
     settings = Settings()
     if get is not None:
@@ -85,9 +86,18 @@ def serve(
             proxy_headers=False,
             server_header=False,
             log_level="info",
+            log_config=log_config(),
         )
         return
-    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=False, server_header=False, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        proxy_headers=False,
+        server_header=False,
+        log_level="info",
+        log_config=log_config(),  # the app's auth events, in UTC, one line each (coach/web/logs.py)
+    )
 
 
 def _print_response(web_app: object, path: str) -> None:

@@ -195,7 +195,7 @@ class CrossSiteGuard:
         if scope["method"] not in SAFE_METHODS and not is_api_path(scope["path"]):
             # The JSON API authenticates with a Bearer header only (never cookies), which another site
             # cannot make a browser send without a CORS preflight that this app never grants.
-            problem = cross_site_problem(connection)
+            problem = cross_site_problem(connection, https=self.https)
             if problem:
                 response = await self.render_error(scope, 403, problem, None)
                 await response(scope, receive, send)
@@ -226,8 +226,13 @@ class CrossSiteGuard:
         return morsel.OutputString()
 
 
-def cross_site_problem(connection: HTTPConnection) -> str | None:
-    """Why an unsafe request looks cross-site, or None. Requests with neither header (curl) pass."""
+def cross_site_problem(connection: HTTPConnection, *, https: bool = False) -> str | None:
+    """Why an unsafe request looks cross-site, or None. Requests with neither header (curl) pass.
+
+    Over HTTPS (COACH_HTTPS=1) the Origin must also be https: a plain-http page on the same host (which a
+    network attacker can write) does not count as this site. Without it the scheme is not compared, since
+    a TLS proxy in front may present https while the app sees http.
+    """
     site = connection.headers.get("sec-fetch-site")
     refused = "This form was sent from another site, so it was refused. Reload the page and send it again."
     if site is not None:
@@ -236,7 +241,8 @@ def cross_site_problem(connection: HTTPConnection) -> str | None:
     if origin is None:
         return None
     host = connection.headers.get("host", "")
-    if origin == "null" or origin.split("://", 1)[-1] != host:
+    scheme, _, origin_host = origin.partition("://")
+    if origin == "null" or origin_host != host or (https and scheme != "https"):
         return refused
     return None
 

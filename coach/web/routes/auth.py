@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from coach.errors import InvalidInput
+from coach.errors import InvalidInput, NotFound
 from coach.storage import repository
+from coach.storage.tables import User
 from coach.web import auth
 from coach.web.deps import ServicesDep, client_ip, current_session
 from coach.web.render import render
@@ -152,13 +153,36 @@ def sign_in(
     token = auth.start_session(services.db, user=user, ip=ip, user_agent=request.headers.get("user-agent"), now=now)
     log.info("sign-in: user %s from %r", user.id, ip)
     target = safe_next(next)
-    if pending_question and pending_answer.strip() and pending_question in services.bank:
-        # The session ended while this answer was being written: keep it as the draft and reopen the question.
-        repository.save_draft(services.db, user_id=user.id, question_id=pending_question, text=pending_answer)
-        target = f"/practice/{pending_question}?restored=1"
+    if pending_question and pending_answer.strip():
+        target = restore_pending_answer(services, user, pending_question, pending_answer) or target
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, services, token)
     return response
+
+
+def restore_pending_answer(services: ServicesDep, user: User, where: str, text: str) -> str | None:
+    """The session ended while this answer was being written: keep it as the draft and say where to reopen it.
+
+    `where` is a question id (practice) or `interview:<session id>`; another user's or a finished interview
+    keeps nothing and returns None (the answer is still on the page the person came from).
+    """
+    if where.startswith("interview:"):
+        from coach.web.routes.interviews import _interview
+
+        session_id = where.split(":", 1)[1]
+        try:
+            interview = _interview(services, user, session_id)
+        except NotFound:
+            return None
+        ask = interview.next_prompt()
+        if ask is None:
+            return None
+        interview.save_draft(ask, text)
+        return f"/interviews/{session_id}?restored=1"
+    if where in services.bank:
+        repository.save_draft(services.db, user_id=user.id, question_id=where, text=text)
+        return f"/practice/{where}?restored=1"
+    return None
 
 
 @router.post("/sign-out")

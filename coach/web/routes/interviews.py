@@ -22,8 +22,9 @@ from coach.progress import build_report, session_history
 from coach.progress.report import score_chart, skills_chart, trend_chart
 from coach.storage import repository
 from coach.storage.tables import User, utcnow
-from coach.web.deps import Services, ServicesDep, UserDep
+from coach.web.deps import MaybeUserDep, Services, ServicesDep, UserDep
 from coach.web.render import render
+from coach.web.routes.auth import sign_in_context
 
 router = APIRouter(include_in_schema=False)
 
@@ -139,10 +140,14 @@ def _ask_context(
 def save_interview_draft(
     request: Request,
     services: ServicesDep,
-    user: UserDep,
+    user: MaybeUserDep,
     session_id: str,
     answer: Annotated[str, Form(max_length=FORM_ANSWER_MAX)] = "",
 ) -> Response:
+    if user is None:
+        # No redirect: that would leave the page and its unsaved text. Submitting asks for the password.
+        error = "Not saved: your session ended. Keep writing; submitting will ask you to sign in."
+        return render(request, "_draft_status.html", {"saved_at": None, "error": error}, status_code=401)
     interview = _interview(services, user, session_id)
     ask = interview.next_prompt()
     if ask is None:
@@ -155,12 +160,23 @@ def save_interview_draft(
 def answer_interview(
     request: Request,
     services: ServicesDep,
-    user: UserDep,
+    user: MaybeUserDep,
     session_id: str,
     answer: Annotated[str, Form(max_length=FORM_ANSWER_MAX)],
     seconds: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     """Store the answer (committed), grade it, and move on to its follow-up or the next question."""
+    if user is None:
+        # The session ended while the answer was being written: the sign-in form keeps the text and, once
+        # signed in, saves it as this interview's draft (nothing is stored before the password is checked).
+        notice = "Your session ended while you were writing. Sign in again: your answer is kept and reopened."
+        context = sign_in_context(
+            next=f"/interviews/{session_id}",
+            pending_question=f"interview:{session_id}",
+            pending_answer=answer,
+            notice=notice,
+        )
+        return render(request, "sign_in.html", context, status_code=401)
     interview = _interview(services, user, session_id)
     try:
         outcome = interview.submit(answer)  # typing time is not speaking time: the grade estimates it
