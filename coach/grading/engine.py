@@ -110,6 +110,10 @@ class Grader:
         self.embedder = embedder or default_embedder()
         self.background = background
 
+    def prepare(self, question: Question) -> None:
+        """Embed the question's rubric now (the embedder caches it), so its first answer is graded at full speed."""
+        _prepare(question, self.embedder)
+
     def grade(
         self, question: Question, answer: str, *, seconds: float | None = None, reference_only: bool = False
     ) -> Grade:

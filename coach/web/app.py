@@ -85,7 +85,8 @@ def create_app(settings: Settings, *, grader: Grader | None = None) -> FastAPI:
         secret=secret,
         passwords=auth.Passwords(auth.password_hasher(settings.password_hash_cost)),
         templates=make_templates(secret),
-        worker=GradingWorker(db, lambda: services.bank, load_grader),
+        # A grader passed in (the tests' shared one) is the caller's to warm; the app's own embeds every rubric.
+        worker=GradingWorker(db, lambda: services.bank, load_grader, warm_rubrics=grader is None),
         session_cookie=cookie_name("coach_session", settings.https),
         bank=Bank(),
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -24,30 +25,46 @@ from coach.storage.tables import Attempt, utcnow
 log = logging.getLogger(__name__)
 
 
+class _Stopped(Exception):
+    """The worker is stopping: the warm-up thread ends early."""
+
+
 class GraderUnavailable(CoachError):
     """The grader is not loaded yet (the app answers 503: nothing was stored, and the request can be repeated)."""
 
 
 class GradingWorker:
     def __init__(
-        self, db: Database, bank: Callable[[], Bank], load_grader: Callable[[], Grader], *, resume: bool = True
+        self,
+        db: Database,
+        bank: Callable[[], Bank],
+        load_grader: Callable[[], Grader],
+        *,
+        resume: bool = True,
+        warm_rubrics: bool = True,
     ) -> None:
         self._db = db
         self._bank = bank
         self._load_grader = load_grader
         self._resume = resume
+        self._warm_rubrics = warm_rubrics
+        self._stopping = threading.Event()
         self._grader: Grader | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self.ready = threading.Event()
         self.search_ready = threading.Event()
+        self.warm = threading.Event()  # every question's rubric is embedded (first answers are not slower)
         self.load_error: str | None = None
+        self._pending = 0  # answers queued or being graded in this process
+        self._pending_lock = threading.Lock()
 
     def start(self) -> None:
         """Start loading the grader (idempotent); queued answers wait for it."""
         with self._lock:
             if self._executor is not None:
                 return
+            self._stopping.clear()
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="coach-grading")
             self._executor.submit(self._load)
         if self._resume:
@@ -63,16 +80,42 @@ class GradingWorker:
             log.exception("The grader could not be loaded")
             return
         self.ready.set()
-        # Embed the bank's questions once (cached on disk) so the first search by meaning is not the slow one.
-        # A thread of its own, in small batches: grading shares the embedder and must not wait behind it.
-        threading.Thread(target=self._prepare_search, name="coach-search-warmup", daemon=True).start()
+        # Embed every question's rubric, then the questions for search by meaning, once (cached on disk), so
+        # neither the first answer to a question nor the first search pays for it: without this, an answer
+        # to a question nobody has answered since the start took 3-5x longer to grade. A thread of its own,
+        # one question at a time, and it waits while answers are queued: grading goes first.
+        threading.Thread(target=self._warm_up, name="coach-warm-up", daemon=True).start()
 
-    def _prepare_search(self) -> None:
+    @property
+    def pending(self) -> int:
+        """Answers queued or being graded by this process."""
+        return self._pending
+
+    def _wait_for_idle_grader(self) -> None:
+        while self._pending > 0 and not self._stopping.is_set():
+            time.sleep(0.05)
+        if self._stopping.is_set():
+            raise _Stopped()
+
+    def _warm_up(self) -> None:
         assert self._grader is not None
-        texts = [q.text for q in self._bank().questions]
+        questions = list(self._bank().questions)
+        try:
+            for question in questions if self._warm_rubrics else []:
+                self._wait_for_idle_grader()
+                self._grader.prepare(question)
+            self.warm.set()
+        except _Stopped:
+            return
+        except Exception:
+            log.exception("Could not embed the rubrics in advance; each is embedded at its first answer")
+        texts = [q.text for q in questions]
         try:
             for start in range(0, len(texts), 8):
+                self._wait_for_idle_grader()
                 self._grader.embedder.embed_batch(texts[start : start + 8])
+        except _Stopped:
+            return
         except Exception:
             log.exception("Could not prepare search by meaning; searches use words only")
             return
@@ -96,7 +139,21 @@ class GradingWorker:
         if self._executor is None:
             self.start()
         assert self._executor is not None
-        return self._executor.submit(self._grade, attempt.id, attempt.user_id)
+        with self._pending_lock:
+            self._pending += 1
+        try:
+            return self._executor.submit(self._counted_grade, attempt.id, attempt.user_id)
+        except BaseException:
+            with self._pending_lock:
+                self._pending -= 1
+            raise
+
+    def _counted_grade(self, attempt_id: str, user_id: int) -> None:
+        try:
+            self._grade(attempt_id, user_id)
+        finally:
+            with self._pending_lock:
+                self._pending -= 1
 
     def wait_idle(self, timeout: float | None = None) -> None:
         """Block until everything queued so far has been graded (tests and shutdown use it)."""
@@ -105,6 +162,7 @@ class GradingWorker:
         self._executor.submit(lambda: None).result(timeout=timeout)
 
     def stop(self) -> None:
+        self._stopping.set()
         with self._lock:
             if self._executor is not None:
                 # Unfinished attempts stay 'stored' in the database and are queued again at the next start.

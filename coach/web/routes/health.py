@@ -11,8 +11,12 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/healthz")
-def healthz() -> JSONResponse:
-    """The process answers (it says nothing about the grader or the database)."""
+async def healthz() -> JSONResponse:
+    """The process answers (it says nothing about the grader or the database).
+
+    `async` on purpose: it runs on the event loop, not in the thread pool, so it still answers at once
+    when every pool thread is busy, and a slow answer here means the loop itself is blocked.
+    """
     return JSONResponse({"status": "ok"})
 
 
@@ -26,6 +30,9 @@ def readyz(services: ServicesDep) -> JSONResponse:
         checks["database"] = False
     ready = all(checks.values())
     body: dict[str, object] = {"status": "ready" if ready else "starting", "checks": checks}
+    # Not conditions of readiness: whether every rubric is embedded yet, and answers waiting to be graded.
+    body["warm"] = services.worker.warm.is_set()
+    body["grading_queue"] = services.worker.pending
     if services.worker.load_error:
         body["status"] = "failed"
         body["error"] = services.worker.load_error
