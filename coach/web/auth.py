@@ -14,6 +14,9 @@
 from __future__ import annotations
 
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -47,21 +50,44 @@ def password_hasher(cost: str) -> PasswordHasher:
     )
 
 
+KDF_SLOTS = 2  # argon2 hashes running at once per process: one per core of the reference 2-core machine
+
+
 class Passwords:
     """Hash and verify passwords; an unknown account is verified against a dummy hash (same time, same answer)."""
 
-    def __init__(self, hasher: PasswordHasher) -> None:
+    def __init__(self, hasher: PasswordHasher, *, max_concurrent: int = KDF_SLOTS) -> None:
         self.hasher = hasher
         self._dummy = hasher.hash(secrets.token_urlsafe(16))
         self.verify_calls = 0  # read by tests: a throttled attempt must not reach the KDF
+        # At most `max_concurrent` hashes at once per process (ASVS 15.2.2): a storm of sign-ins then queues
+        # for the KDF instead of taking every CPU and 19 MiB per call, and other pages keep their share.
+        self._slots = threading.BoundedSemaphore(max_concurrent)
+        self._count_lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0  # read by tests and benches: never above max_concurrent
+
+    @contextmanager
+    def _slot(self) -> Iterator[None]:
+        with self._slots:
+            with self._count_lock:
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                yield
+            finally:
+                with self._count_lock:
+                    self.in_flight -= 1
 
     def hash(self, password: str) -> str:
-        return self.hasher.hash(password)
+        with self._slot():
+            return self.hasher.hash(password)
 
     def verify(self, stored: str | None, password: str) -> bool:
         self.verify_calls += 1
         try:
-            return self.hasher.verify(stored or self._dummy, password) and stored is not None
+            with self._slot():
+                return self.hasher.verify(stored or self._dummy, password) and stored is not None
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 
