@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,11 @@ class Database:
         # Same pool and events; only the BEGIN differs (IMMEDIATE takes SQLite's write lock up front, so a
         # transaction that reads and then writes cannot fail with "database is locked" halfway through).
         self.write_engine = self.engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+        # SQLite has one writer at a time, and its busy handler retries by sleeping, not in turn: with dozens
+        # of request threads writing at once (50 users signing in), one could wait past the busy timeout and
+        # fail with "database is locked". Writers of this process queue on a lock instead; the busy timeout
+        # is left for other processes. PostgreSQL needs no such lock.
+        self._write_turn: AbstractContextManager[Any] = threading.RLock() if self.is_sqlite else nullcontext()
 
     @property
     def is_sqlite(self) -> bool:
@@ -68,6 +74,7 @@ class Database:
     def write(self) -> Iterator[Session]:
         """A session in a write transaction: committed on a clean exit, rolled back on an exception."""
         with (
+            self._write_turn,
             _translate_errors("write"),
             Session(self.write_engine, expire_on_commit=False) as session,
             session.begin(),
