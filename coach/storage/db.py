@@ -161,7 +161,7 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         for name, value in SQLITE_PRAGMAS:
-            cursor.execute(f"PRAGMA {name}={value}")
+            cursor.execute(f"PRAGMA {name}={value}")  # nosemgrep: sql-text-from-string-building - constants
             cursor.fetchall()
     finally:
         cursor.close()

@@ -22,7 +22,27 @@ from coach.storage import repository
 from coach.storage.tables import Attempt
 from coach.web.deps import ApiUserDep, ServicesDep
 
-router = APIRouter(tags=["api"])
+
+class ApiError(BaseModel):
+    """Every error: `detail` says what went wrong (a list of field problems when the request did not parse)."""
+
+    detail: str | list[dict[str, Any]]
+
+
+# The errors any operation can answer with, documented so that clients (and S15's schema checks) expect them.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ApiError, "description": text}
+    for code, text in {
+        400: "The body is not valid JSON",
+        401: "No or unknown personal access token",
+        404: "No such question or attempt (another user's attempt is also 404)",
+        413: "The request body is larger than the limit",
+        422: "The request or the answer is not usable; `detail` says why",
+        429: "Too many requests; retry after the `Retry-After` seconds",
+        503: "The grader or the database is not available yet",
+    }.items()
+}
+router = APIRouter(tags=["api"], responses=ERRORS)
 
 GRADE_WAIT_SECONDS = 60
 
