@@ -52,6 +52,7 @@ COACH_ERROR_STATUS: list[tuple[type[CoachError], int]] = [
     (GraderUnavailable, 503),
     (ProviderError, 502),
 ]
+RETRY_AFTER_SECONDS = 5
 STATUS_TITLES = {
     400: "That request could not be understood",
     401: "Please sign in",
@@ -174,7 +175,9 @@ def _add_error_handlers(app: FastAPI) -> None:
         assert isinstance(error, CoachError)
         status = next((code for kind, code in COACH_ERROR_STATUS if isinstance(error, kind)), 400)
         await run_in_threadpool(_load_user, request)
-        return error_response(request, status, error.message)
+        # 503 is "nothing was saved, send it again shortly" (a busy database, a grader still loading).
+        headers = {"retry-after": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+        return error_response(request, status, error.message, headers)
 
     @handler(StarletteHTTPException)
     async def http_error(request: Request, error: Exception) -> Response:
