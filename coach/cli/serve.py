@@ -19,6 +19,8 @@ import typer
 from coach.cli import app
 from coach.cli.common import err_console, friendly
 
+WORKER_HEALTHCHECK_SECONDS = 60
+
 
 @app.command("serve")
 @friendly
@@ -81,6 +83,9 @@ def serve(
             "coach.web.asgi:create_app_from_env",
             factory=True,
             workers=workers,
+            # uvicorn kills a worker that misses its health ping for 5 s; a busy or CPU-starved worker (grading,
+            # loading the model) could then be killed with requests in flight. It was, in the 2-worker bench.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
             host=host,
             port=port,
             proxy_headers=False,
