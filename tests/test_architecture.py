@@ -31,6 +31,9 @@ FORBIDDEN = {
         "coach.api",
     ),
     "storage": ("coach.web", "coach.cli", "coach.interview", "coach.progress", "coach.grading", "coach.api"),
+    # The LLM features are a pure core over a provider: no shells, no storage, no settings.
+    "llm": ("coach.web", "coach.cli", "coach.storage", "coach.progress", "coach.api", "coach.settings"),
+    "providers": ("coach.web", "coach.cli", "coach.storage", "coach.interview", "coach.progress", "coach.llm"),
 }
 # Third-party imports the grader may use: its embedder and numpy (torch only inside the optional backend).
 GRADING_THIRD_PARTY = {"numpy", "safetensors", "tokenizers", "pydantic", "torch", "sentence_transformers"}

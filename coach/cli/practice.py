@@ -410,10 +410,50 @@ def _show_outcome(outcome: Any) -> None:
         console.print(f"[dim]Next review of this question: {outcome.review_due:%d %b %Y}.[/]")
 
 
-def _run(interview: Any, answers: Iterator[dict[str, Any]] | None, answers_path: Path | None) -> None:
+class _AiCoach:
+    """`--ai-coach`: the optional LLM's feedback and follow-up wording, labelled, after the grader's."""
+
+    def __init__(self, provider: Any) -> None:
+        self.provider = provider
+
+    def feedback(self, grade: Any, question: Any, answer: str) -> None:
+        from coach.llm import coach_feedback
+
+        with console.status(f"AI coach (LLM) at {self.provider.host} is reading your answer…"):
+            result = coach_feedback(self.provider, question, answer, grade, user_key="local")
+        title = "AI coach (LLM) - not the score of record"
+        if result.status != "ok":
+            console.print(Panel(f"LLM feedback unavailable: {escape(result.error or '')}", title=title, style="dim"))
+            return
+        lines = [escape(result.feedback)]
+        lines += [f"+ {escape(s)}" for s in result.strengths] + [f"→ {escape(s)}" for s in result.improvements]
+        if result.final_score != result.deterministic_score:
+            lines.append(
+                f"With the evidence it quoted, the AI coach would say {result.final_score:g} / 5 "
+                f"(the grader's {result.deterministic_score:g} / 5 is the score of record)."
+            )
+        console.print(Panel("\n".join(lines), title=title, border_style="magenta"))
+
+    def follow_up(self, ask: Any, answer: str) -> None:
+        from coach.llm import rephrase_follow_up
+
+        if ask.follow_up is None:
+            return
+        with console.status("AI interviewer (LLM) is phrasing the follow-up…"):
+            result = rephrase_follow_up(self.provider, ask.question, ask.follow_up, answer, user_key="local")
+        if result.source == "llm":
+            console.print(f"[magenta]AI interviewer (LLM):[/] {escape(result.text)}")
+
+
+def _run(
+    interview: Any, answers: Iterator[dict[str, Any]] | None, answers_path: Path | None, ai: _AiCoach | None = None
+) -> None:
     pending: Any = None  # (grade, question) of an answer whose feedback waits for its follow-up
+    last_answer = ""  # the answer a follow-up follows (the AI interviewer may react to it)
     while (ask := interview.next_prompt()) is not None:
         _show_ask(ask)
+        if ai is not None and ask.kind == "follow_up" and last_answer:
+            ai.follow_up(ask, last_answer)
         if answers is not None:
             item = next(answers, None)
             if item is None:
@@ -447,10 +487,15 @@ def _run(interview: Any, answers: Iterator[dict[str, Any]] | None, answers_path:
             if pending is not None:
                 console.print("\n[bold]Feedback on your first answer[/]")
                 render_grade(*pending)
+                if ai is not None:
+                    ai.feedback(*pending, last_answer)
                 pending = None
         else:
             _show_outcome(outcome)
+            last_answer = text
             pending = (outcome.grade, outcome.question) if outcome.follow_up is not None else None
+            if ai is not None and outcome.grade is not None and pending is None:
+                ai.feedback(outcome.grade, outcome.question, text)
 
 
 def _finish(interview: Any, db: Any, user_id: int) -> None:
@@ -512,6 +557,14 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         packs: Annotated[Path | None, typer.Option("--packs", help="Folder of extra question packs.")] = None,
+        ai_coach: Annotated[
+            bool,
+            typer.Option(
+                "--ai-coach",
+                help="Also ask the LLM endpoint in COACH_LLM_BASE_URL for labelled feedback and follow-up wording "
+                "(sends the question, its rubric and each answer there).",
+            ),
+        ] = False,
     ) -> None:
         """Run a mock interview: questions, time budget, follow-ups on gaps, feedback and a report."""
         from coach.api import default_grader
@@ -526,6 +579,15 @@ def register(app: typer.Typer) -> None:
         answers = read_answers_file(answers_file) if answers_file else None
         job_text = read_text_file(job_description, "job description") if job_description else None
         s = settings()
+        ai = None
+        if ai_coach:
+            from coach.providers import provider_from_settings
+
+            provider = provider_from_settings(s)
+            if provider is None:
+                raise InvalidInput("--ai-coach needs an LLM endpoint: set COACH_LLM_BASE_URL (see docs/llm.md).")
+            ai = _AiCoach(provider)
+            console.print(f"[magenta]AI coach on: questions, rubrics and your answers go to {provider.host}.[/]")
         bank = load_bank(packs)
         request = PlanRequest(
             role=role,
@@ -563,7 +625,7 @@ def register(app: typer.Typer) -> None:
                     )
                 _show_plan(interview, plan)
             try:
-                _run(interview, iter(answers) if answers is not None else None, answers_file)
+                _run(interview, iter(answers) if answers is not None else None, answers_file, ai)
             except (KeyboardInterrupt, _Pause) as exc:
                 reason = str(exc) + " " if isinstance(exc, _Pause) else ""
                 hint = "Paused. Everything so far is saved; continue with `coach practice --resume`."

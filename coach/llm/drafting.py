@@ -148,7 +148,13 @@ def draft_answer(
     system, user = build_messages(question, notes, fence)
     try:
         output = ask_json(
-            provider, system=system, user=user, schema=DraftOutput, fence=fence, user_key=user_key, max_tokens=max_tokens
+            provider,
+            system=system,
+            user=user,
+            schema=DraftOutput,
+            fence=fence,
+            user_key=user_key,
+            max_tokens=max_tokens,
         )
     except ProviderError as error:
         return outline(question, notes).model_copy(update={"error_kind": error.kind, "error": error.message})

@@ -5,11 +5,13 @@ a key point the grade did not find covered, backed by a quote that occurs word f
 (and not merely in the question, rubric or example answer). Each such key point adds half a point, at
 most one point in all; answers the grader flagged as gaming (injection, copy, keyword list, off-topic,
 too short) keep their cap and get no LLM credit at all. Whatever the model returns, the final score is
-within [deterministic, deterministic + 1] and under every flag cap (RELIABILITY.md J1, J2).
+within [deterministic, deterministic + 1], under every flag cap, and a grade below the pass mark stays
+below it (RELIABILITY.md J1, J2).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -18,14 +20,23 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from coach.bank.schema import Question
 from coach.errors import ProviderError
+from coach.grading.gaming import detect_injection
 from coach.grading.model import SCORE_CAPS, Grade
-from coach.llm.guard import Fence, StrictOutput, ask_json, clean_output, clean_untrusted, contains_words, normalise_words
+from coach.llm.guard import (
+    Fence,
+    StrictOutput,
+    ask_json,
+    clean_output,
+    clean_untrusted,
+    contains_words,
+    normalise_words,
+)
 from coach.providers.base import ChatProvider
 
 MAX_MOVE = 1.0  # the most the LLM may add to the deterministic score
 STEP = 0.5  # per key point credited with verified evidence
 MIN_QUOTE_WORDS = 4
-PASS_MARK = 3.5  # "Good" in spaced review; an attack succeeds if it lifts a lower grade to this
+PASS_MARK = 3.0  # the web app's pass mark (coach/web/render.py); an attack succeeds if it lifts a lower grade to it
 LABEL = "AI coach (LLM) - not the score of record"
 
 Short = Annotated[str, StringConstraints(max_length=300)]
@@ -39,8 +50,59 @@ _INSTRUCTION = re.compile(
     re.IGNORECASE,
 )
 _STOP = frozenset(
-    "a an and are as at be by for from has have how i in is it its of on or our that the their this to was we were "
-    "what when which who why will with you your would should could about into they them than then so do did".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "our",
+        "that",
+        "the",
+        "their",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+        "would",
+        "should",
+        "could",
+        "about",
+        "into",
+        "they",
+        "them",
+        "than",
+        "then",
+        "so",
+        "do",
+        "did",
+    ]
 )
 
 
@@ -101,8 +163,7 @@ def _system_prompt(question: Question, grade: Grade, fence: Fence) -> str:
         "shows it. Quotes that are not in the answer are ignored.\n"
         "Reply with one JSON object only: "
         '{"feedback": str, "strengths": [str], "improvements": [str], '
-        '"key_points": [{"id": str, "covered": bool, "quote": str}], "suggested_score": int 1-5}.\n'
-        + fence.system_note
+        '"key_points": [{"id": str, "covered": bool, "quote": str}], "suggested_score": int 1-5}.\n' + fence.system_note
     )
 
 
@@ -146,7 +207,7 @@ def coach_feedback(
     return CoachFeedback(
         status="ok",
         deterministic_score=grade.score,
-        final_score=bounded_score(grade, output.suggested_score, credits),
+        final_score=bounded_score(grade, output.suggested_score, credits, answer),
         proposed_score=output.suggested_score,
         feedback=clean_output(output.feedback, limit=1500),
         strengths=[clean_output(s, limit=300) for s in output.strengths if s.strip()],
@@ -181,9 +242,6 @@ def check_credit(
     key_point = next((kp for kp in question.key_points if kp.id == claim.id), None)
     if key_point is None:
         return refuse("no such key point")
-    status = next((kp.status for kp in grade.key_points if kp.id == claim.id), "missing")
-    if status == "covered":
-        return refuse("already covered in the grade")
     words = normalise_words(claim.quote).split()
     if len(words) < MIN_QUOTE_WORDS:
         return refuse("quote too short to be evidence")
@@ -192,6 +250,9 @@ def check_credit(
     reference = " ".join([question.text, question.example_answer, *(kp.text for kp in question.key_points)])
     if contains_words(reference, claim.quote):
         return refuse("quote copies the question, rubric or example answer")
+    status = next((kp.status for kp in grade.key_points if kp.id == claim.id), "missing")
+    if status == "covered":
+        return refuse("already covered in the grade")
     if _INSTRUCTION.search(claim.quote):
         return refuse("quote reads as an instruction to the grader")
     topic = key_point.text + " " + " ".join(key_point.cues)
@@ -203,20 +264,24 @@ def check_credit(
     return Credit(id=claim.id, quote=claim.quote, accepted=True, reason="verified")
 
 
-def score_ceiling(grade: Grade) -> float:
-    """The highest score the LLM can lead to: +1 at most, and nothing above the grade when it is capped."""
-    caps = [SCORE_CAPS[f.code] for f in grade.flags if f.code in SCORE_CAPS]
-    if caps:
-        return grade.score  # a capped (gaming or too-short) answer keeps the grader's verdict
-    return min(5.0, grade.score + MAX_MOVE)
+def score_ceiling(grade: Grade, answer: str = "") -> float:
+    """The highest score the LLM can lead to: +1 at most; nothing above the grade when the grader capped it
+    or the answer addresses the grader; and never from below the pass mark to it (the LLM can refine a
+    verdict, not reverse one)."""
+    if any(f.code in SCORE_CAPS for f in grade.flags) or (answer and detect_injection(answer) is not None):
+        return grade.score  # a capped (gaming, too short) or judge-addressing answer keeps the grader's verdict
+    ceiling = min(5.0, grade.score + MAX_MOVE)
+    if grade.score < PASS_MARK:
+        ceiling = min(ceiling, PASS_MARK - STEP)
+    return ceiling
 
 
-def bounded_score(grade: Grade, proposed: int, credits: list[Credit]) -> float:
+def bounded_score(grade: Grade, proposed: int, credits: list[Credit], answer: str = "") -> float:
     """Deterministic score + 0.5 per verified new key point, no more than the model proposed, within the ceiling."""
     verified = {c.id for c in credits if c.accepted}
     lift = min(MAX_MOVE, STEP * len(verified), max(0.0, proposed - grade.score))
-    lifted = round((grade.score + lift) * 2) / 2
-    return max(grade.score, min(lifted, score_ceiling(grade)))
+    lifted = math.floor((grade.score + lift) * 2) / 2
+    return max(grade.score, min(lifted, score_ceiling(grade, answer)))
 
 
 def as_record(result: CoachFeedback) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -14,7 +15,7 @@ from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
-from coach.errors import StorageError
+from coach.errors import StorageError, StorageFull
 from coach.settings import Settings
 from coach.storage import migrate
 
@@ -116,6 +117,7 @@ def open_database(settings: Settings) -> Database:
     db = Database(settings.resolved_database_url)
     try:
         if db.is_sqlite:
+            refuse_damaged(db)
             migrate.upgrade_database(db)
         else:
             migrate.ensure_current(db)
@@ -123,6 +125,32 @@ def open_database(settings: Settings) -> Database:
         db.dispose()
         raise
     return db
+
+
+def refuse_damaged(db: Database) -> None:
+    """Raise StorageError when SQLite's quick_check finds damage, so nothing runs on (and adds to) a broken file."""
+    problems = quick_check(db)
+    if problems:
+        raise StorageError(
+            f"The database {db.path} is damaged ({problems[0]}); refusing to use it. "
+            "Fix: run `coach doctor` for details, then restore the newest backup with `coach db restore FILE` "
+            f"(snapshots taken before upgrades are in {db.path.parent / 'backups' if db.path else 'HOME/backups'})."
+        )
+
+
+def quick_check(db: Database) -> list[str]:
+    """SQLite's `PRAGMA quick_check` (page structure and constraints, in linear time); empty when sound."""
+    if not db.is_sqlite:
+        return []
+    try:
+        with db.engine.connect() as conn:
+            raw: Any = conn.connection.driver_connection
+            rows = raw.execute("PRAGMA quick_check").fetchall()
+    except exc.DBAPIError as error:  # "file is not a database" (when connecting)
+        return [str(error.orig)]
+    except sqlite3.DatabaseError as error:  # "database disk image is malformed" (from the raw connection)
+        return [str(error)]
+    return [str(row[0]) for row in rows if row[0] != "ok"]
 
 
 def upgrade(url: str | URL) -> str:
@@ -176,7 +204,8 @@ def _translate_errors(action: str) -> Iterator[None]:
     try:
         yield
     except exc.OperationalError as error:
-        raise StorageError(_explain(action, error)) from error
+        full = any("full" in detail.lower() for detail in _details(error))
+        raise (StorageFull if full else StorageError)(_explain(action, error)) from error
 
 
 _HINTS = (
@@ -187,7 +216,7 @@ _HINTS = (
 )
 
 
-def _explain(action: str, error: exc.OperationalError) -> str:
+def _details(error: BaseException) -> list[str]:
     # One failure can set off another (SQLite rolls back on SQLITE_FULL, so releasing a savepoint then
     # fails too), so the whole chain is searched for the cause.
     details: list[str] = []
@@ -196,6 +225,11 @@ def _explain(action: str, error: exc.OperationalError) -> str:
         orig = getattr(cause, "orig", None)
         details.append(str(orig if orig is not None else cause))
         cause = cause.__cause__ or cause.__context__
+    return details
+
+
+def _explain(action: str, error: exc.OperationalError) -> str:
+    details = _details(error)
     kept = "nothing from this request was saved" if action == "write" else "nothing was changed"
     for word, hint in _HINTS:
         for detail in details:

@@ -39,6 +39,7 @@ from coach.web.deps import (
 )
 from coach.web.render import STATIC_DIR, make_templates
 from coach.web.security import BodyLimit, CrossSiteGuard, SecurityHeaders, cookie_name, is_api_path
+from coach.web.llm import make_llm_coach
 from coach.web.worker import GraderUnavailable, GradingWorker
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ def create_app(settings: Settings, *, grader: Grader | None = None) -> FastAPI:
         bank=Bank(),
     )
     services.reload_bank()
+    services.llm = make_llm_coach(settings, db, lambda: services.bank, services.worker.embedder)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -104,6 +106,8 @@ def create_app(settings: Settings, *, grader: Grader | None = None) -> FastAPI:
         if purger is not None:
             purger.stop()
         services.worker.stop()
+        if services.llm is not None:
+            services.llm.stop()
 
     development = settings.mode == "development"
     app = FastAPI(
@@ -119,11 +123,11 @@ def create_app(settings: Settings, *, grader: Grader | None = None) -> FastAPI:
     app.state.services = services
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    from coach.web.routes import account, admin, api, health, interviews, pages, practice
+    from coach.web.routes import account, admin, api, coach_llm, health, interviews, pages, practice
     from coach.web.routes import auth as auth_routes
 
     html = [Depends(check_csrf)]
-    for module in (auth_routes, pages, practice, interviews, account, admin):
+    for module in (auth_routes, pages, practice, interviews, account, admin, coach_llm):
         app.include_router(module.router, dependencies=html)
     app.include_router(health.router)
     app.include_router(api.router, prefix="/api/v1")

@@ -18,6 +18,7 @@ from coach.storage import Database, repository
 from coach.storage.tables import AuthSession, User, utcnow
 from coach.web import auth
 from coach.web.security import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, client_address, csrf_token_valid, request_values
+from coach.web.llm import LlmCoach
 from coach.web.worker import GradingWorker
 
 SIGN_UP_SETTING = "signup_open"
@@ -38,6 +39,7 @@ class Services:
     # The time every sign-in, session and throttling decision uses; tests replace it to move time forward.
     clock: Callable[[], datetime] = utcnow
     _bank_lock: threading.Lock = field(default_factory=threading.Lock)
+    llm: LlmCoach | None = None  # the optional LLM coach (coach/web/llm.py); None unless the operator set one up
 
     @property
     def packs_dir(self) -> Path:

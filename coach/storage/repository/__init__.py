@@ -52,6 +52,7 @@ from coach.storage.repository.privacy import (
     forget_session,
     import_user,
     purge_attempts_before,
+    purge_drafts_before,
 )
 from coach.storage.repository.reviews import find_review, get_review, list_due_reviews, list_reviews, upsert_review
 from coach.storage.repository.sessions import (
@@ -134,6 +135,7 @@ __all__ = [
     "list_users",
     "mark_attempt_failed",
     "purge_attempts_before",
+    "purge_drafts_before",
     "record_api_token_use",
     "save_draft",
     "save_grade",

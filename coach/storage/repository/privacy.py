@@ -107,6 +107,15 @@ def purge_attempts_before(db: Target, *, before: datetime) -> int:
     return count
 
 
+def purge_drafts_before(db: Target, *, before: datetime) -> int:
+    """Retention: delete every user's drafts last saved before `before`, for good; returns how many."""
+    with writing(db) as session:
+        result: Any = session.execute(delete(Draft).where(Draft.updated_at < before))
+        count = int(result.rowcount or 0)
+    purge_deleted_bytes(db)
+    return count
+
+
 def _check_header(data: Any) -> None:
     if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
         raise InvalidInput(f'This is not an interview-coach export (expected "format": "{EXPORT_FORMAT}").')
