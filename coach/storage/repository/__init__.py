@@ -8,6 +8,7 @@ them through these functions, not by assigning attributes.
 """
 
 from coach.storage.repository.attempts import (
+    count_attempts,
     flag_grade,
     get_attempt,
     list_attempts,
@@ -125,6 +126,7 @@ __all__ = [
     "list_api_tokens",
     "list_app_settings",
     "list_attempts",
+    "count_attempts",
     "list_auth_sessions",
     "list_due_reviews",
     "list_drafts",

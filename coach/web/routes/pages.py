@@ -55,7 +55,8 @@ def bank(
         entries = [hit.entry for hit in hits]
     else:
         entries = bank_search.filter_entries(current, filters)
-    practised = {a.question_id: a for a in repository.list_attempts(services.db, user_id=user.id, status="graded")}
+    graded = repository.list_attempts(services.db, user_id=user.id, status="graded", summary=True)
+    practised = {a.question_id: a for a in graded}
     return render(
         request,
         "bank.html",
@@ -107,9 +108,11 @@ def practice_pick(
 def history(
     request: Request, services: ServicesDep, user: UserDep, page: Annotated[int, Query(ge=1, le=10_000)] = 1
 ) -> Response:
-    attempts = repository.list_attempts(services.db, user_id=user.id)[::-1]
+    total = repository.count_attempts(services.db, user_id=user.id)
     start = (page - 1) * PAGE_SIZE
-    shown = attempts[start : start + PAGE_SIZE]
+    shown = repository.list_attempts(
+        services.db, user_id=user.id, newest_first=True, offset=start, limit=PAGE_SIZE, summary=True
+    )
     return render(
         request,
         "history.html",
@@ -117,7 +120,7 @@ def history(
             "attempts": shown,
             "questions": {a.question_id: services.bank.find(a.question_id) for a in shown},
             "page": page,
-            "has_next": start + PAGE_SIZE < len(attempts),
-            "total": len(attempts),
+            "has_next": start + PAGE_SIZE < total,
+            "total": total,
         },
     )
