@@ -221,3 +221,36 @@ def test_an_lru_cache_that_is_full_still_returns_every_row():
     cached = CachedEmbedder(inner, max_items=2)
     vectors = cached.embed_batch(["a", "bb", "ccc", "dddd"])
     assert [row[0] for row in vectors] == [1.0, 2.0, 3.0, 4.0]
+
+
+# --- length-bucketed batches ---
+
+
+@given(st.lists(st.integers(min_value=1, max_value=256), max_size=80), st.integers(min_value=1, max_value=32))
+@settings(max_examples=200, deadline=None)
+def test_length_batches_partition_the_texts_and_never_pad_more_than_one_batch(lengths, max_batch):
+    from coach.grading.embedders import BATCH_OVERHEAD_TOKENS, length_batches
+
+    batches = length_batches(lengths, max_batch=max_batch)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert all(1 <= len(b) <= max_batch for b in batches)
+    cost = sum(len(b) * max(lengths[i] for i in b) + BATCH_OVERHEAD_TOKENS for b in batches)
+    # The greedy split into consecutive sorted chunks of max_batch is one candidate the programme considers.
+    ordered = sorted(lengths)
+    chunks = [ordered[k : k + max_batch] for k in range(0, len(ordered), max_batch)]
+    assert cost <= sum(len(c) * c[-1] + BATCH_OVERHEAD_TOKENS for c in chunks)
+    assert batches == length_batches(lengths, max_batch=max_batch)
+
+
+def test_mixed_lengths_are_split_rather_than_padded_to_the_longest():
+    from coach.grading.embedders import length_batches
+
+    batches = length_batches([8, 9, 10, 11, 120, 12, 9])
+    assert [4] in batches  # the 120-token text is not allowed to pad six short ones
+
+
+def test_bucketed_vectors_equal_one_text_at_a_time(fresh_model):
+    texts = [s for s in SENTENCES] + ["Short.", "A medium sentence about consent and purpose limitation under GDPR."]
+    together = fresh_model.embed_batch(texts)
+    alone = np.stack([fresh_model.embed_batch([t])[0] for t in texts])
+    assert np.abs(together - alone).max() < 1e-5

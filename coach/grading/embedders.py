@@ -68,6 +68,37 @@ def _erf(x: np.ndarray) -> np.ndarray:
     return sign * (1.0 - poly * np.exp(-a * a))
 
 
+# A batch costs roughly (rows x longest row) tokens plus a fixed overhead; padding every sentence of an
+# answer to its longest one (what a single batch does) about doubles the work on typical answers.
+BATCH_OVERHEAD_TOKENS = 24
+
+
+def length_batches(
+    lengths: Sequence[int], max_batch: int = 32, overhead: int = BATCH_OVERHEAD_TOKENS
+) -> list[list[int]]:
+    """Split texts into batches of similar length that minimise padded tokens plus per-batch overhead.
+
+    Returns lists of indices into `lengths`. Exact dynamic programme over the texts sorted by length
+    (O(n * max_batch)), so the split is deterministic and optimal for the cost model.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    n = len(order)
+    best = [0.0] + [float("inf")] * n
+    cut = [0] * (n + 1)
+    for end in range(1, n + 1):
+        longest = lengths[order[end - 1]]
+        for start in range(max(0, end - max_batch), end):
+            cost = best[start] + (end - start) * longest + overhead
+            if cost < best[end]:
+                best[end], cut[end] = cost, start
+    batches: list[list[int]] = []
+    end = n
+    while end > 0:
+        batches.append(order[cut[end] : end])
+        end = cut[end]
+    return batches[::-1]
+
+
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
     mean = x.mean(axis=-1, keepdims=True)
     var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
@@ -165,10 +196,8 @@ class MiniLMEmbedder:
             return np.zeros((0, 384), dtype=np.float32)
         with self._lock:
             encodings = self._tokenizer.encode_batch(list(texts))
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         out = np.zeros((len(texts), 384), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
+        for chunk in length_batches([len(e.ids) for e in encodings], max_batch=self.batch_size):
             seq = max(len(encodings[i].ids) for i in chunk)
             ids = np.zeros((len(chunk), seq), dtype=np.int64)
             mask = np.zeros((len(chunk), seq), dtype=np.int64)
@@ -198,8 +227,18 @@ class SentenceTransformerEmbedder:
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        vectors = self._model.encode(list(texts), batch_size=32, normalize_embeddings=True, show_progress_bar=False)
-        return np.asarray(vectors, dtype=np.float32)
+        texts = list(texts)
+        lengths = [
+            len(ids)
+            for ids in self._model.tokenizer(texts, truncation=True, max_length=self._model.max_seq_length)["input_ids"]
+        ]
+        out = np.zeros((len(texts), 384), dtype=np.float32)
+        for chunk in length_batches(lengths):
+            batch = [texts[i] for i in chunk]
+            out[chunk] = self._model.encode(
+                batch, batch_size=len(batch), normalize_embeddings=True, show_progress_bar=False
+            )
+        return out
 
 
 class DiskCache:
