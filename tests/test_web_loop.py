@@ -5,7 +5,7 @@ hashing are held mid-way by a gate; the server must still answer /healthz and pa
 acknowledged before its grade exists, and the held work must run in a thread without a running event loop.
 The assertions are about order and place (which thread, what happened before what), never about time; the
 client timeout only turns a hang into a failure. Figures (healthz p99 under load, slow-callback warnings)
-are in bench/loop_probe.py.
+come from `bench/load_users.py --probe 10 --asyncio-debug` (the `journey` run of bench/run_all.py).
 """
 # ruff: noqa: F811 - pytest fixtures are imported from test_web_support and taken as arguments
 
@@ -212,3 +212,50 @@ def test_password_hashing_runs_in_the_pool_and_is_capped(live, monkeypatch):
     assert codes == [303] * len(clients)
     assert passwords.max_in_flight == KDF_SLOTS
     assert threads and not any(threads)
+
+
+def test_sign_ins_beyond_the_waiting_room_get_503_with_retry_after(live, monkeypatch):
+    """A login storm cannot take every pool thread: past `max_waiting` waiting sign-ins, the answer is 503."""
+    from coach.web.auth import KDF_SLOTS
+
+    base_url, app = live
+    passwords = app.state.services.passwords
+    release = threading.Event()
+
+    class HeldHasher:
+        def __init__(self, real):
+            self.real = real
+
+        def verify(self, *args, **kwargs):
+            release.wait(HANG_GUARD)
+            return self.real.verify(*args, **kwargs)
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+    with _client(base_url) as setup:
+        _sign_up(setup, "ada@example.org")
+    monkeypatch.setattr(passwords, "hasher", HeldHasher(passwords.hasher))
+    monkeypatch.setattr(passwords, "max_waiting", 1)
+    clients = [_client(base_url) for _ in range(KDF_SLOTS + 2)]
+    tokens = [_csrf(c, "/sign-in") for c in clients]
+
+    def sign_in(i: int) -> httpx.Response:
+        data = {"csrf_token": tokens[i], "email": "ada@example.org", "password": PASSWORD}
+        return clients[i].post("/sign-in", data=data)
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        admitted = [pool.submit(sign_in, i) for i in range(KDF_SLOTS + 1)]  # two hashing, one waiting
+        deadline = time.monotonic() + HANG_GUARD
+        while passwords.in_flight < KDF_SLOTS or passwords.waiting < 1:
+            assert time.monotonic() < deadline, "the sign-ins did not reach the KDF"
+            time.sleep(0.01)
+        turned_away = sign_in(KDF_SLOTS + 1)
+        assert turned_away.status_code == 503
+        assert int(turned_away.headers["retry-after"]) > 0
+        assert "signing in" in turned_away.text
+        release.set()
+        assert [f.result().status_code for f in admitted] == [303] * (KDF_SLOTS + 1)
+    for c in clients:
+        c.close()
+    assert passwords.refused == 1

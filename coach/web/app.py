@@ -51,6 +51,7 @@ COACH_ERROR_STATUS: list[tuple[type[CoachError], int]] = [
     (PackError, 422),
     (StorageError, 503),
     (GraderUnavailable, 503),
+    (auth.KdfBusy, 503),
     (ProviderError, 502),
 ]
 RETRY_AFTER_SECONDS = 5

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from coach.errors import InvalidInput
+from coach.errors import CoachError, InvalidInput
 from coach.storage import Database, repository
 from coach.storage.tables import AuthSession, User, utcnow
 from coach.web.common_passwords import common_passwords
@@ -51,6 +51,13 @@ def password_hasher(cost: str) -> PasswordHasher:
 
 
 KDF_SLOTS = 2  # argon2 hashes running at once per process: one per core of the reference 2-core machine
+# Sign-ins allowed to wait for a slot. Each waits in one of the request thread pool's 40 threads, so without
+# a bound a login storm would take every thread and stall the other pages; beyond it, 503 + Retry-After.
+KDF_MAX_WAITING = 16
+
+
+class KdfBusy(CoachError):
+    """Too many sign-ins are already waiting for the password hash (the app answers 503 with Retry-After)."""
 
 
 class Passwords:
@@ -66,10 +73,26 @@ class Passwords:
         self._count_lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0  # read by tests and benches: never above max_concurrent
+        self.max_waiting = KDF_MAX_WAITING
+        self.waiting = 0
+        self.refused = 0  # calls turned away because max_waiting were already waiting
 
     @contextmanager
     def _slot(self) -> Iterator[None]:
-        with self._slots:
+        with self._count_lock:
+            if self.waiting >= self.max_waiting:
+                self.refused += 1
+                raise KdfBusy(
+                    "Many people are signing in at this moment, so nothing was checked or changed. "
+                    "Try again in a few seconds."
+                )
+            self.waiting += 1
+        try:
+            self._slots.acquire()
+        finally:
+            with self._count_lock:
+                self.waiting -= 1
+        try:
             with self._count_lock:
                 self.in_flight += 1
                 self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -78,6 +101,8 @@ class Passwords:
             finally:
                 with self._count_lock:
                     self.in_flight -= 1
+        finally:
+            self._slots.release()
 
     def hash(self, password: str) -> str:
         with self._slot():
