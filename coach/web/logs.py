@@ -16,13 +16,11 @@ from typing import Any
 class OneLineUTCFormatter(logging.Formatter):
     """ISO-8601 UTC times; a message cannot start a new line (forged log entries), tracebacks still can."""
 
-    converter = time.gmtime
-
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - the logging API's name
         return super().formatMessage(record).replace("\r", "\\r").replace("\n", "\\n")
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
-        return time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(record.created)) + f".{int(record.msecs):03d}Z"
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
