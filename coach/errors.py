@@ -36,6 +36,10 @@ class StorageError(CoachError):
     """The database refused or failed a write; the message says what was kept."""
 
 
+class StorageFull(StorageError):
+    """The disk, or the database's size limit, is full: nothing from the request was saved."""
+
+
 class ProviderError(CoachError):
     """The optional LLM endpoint failed; callers record it and carry on without it.
 

@@ -25,12 +25,14 @@ def _register() -> None:
 
     grade_cli.register(app)
     from coach.cli import db as db_cli
+    from coach.cli import doctor as doctor_cli
     from coach.cli import practice as practice_cli
     from coach.cli import progress as progress_cli
 
     practice_cli.register(app)
     progress_cli.register(app)
     app.add_typer(db_cli.app, name="db")
+    doctor_cli.register(app)
     from coach.cli import serve  # noqa: F401 - `coach serve` registers itself on import
 
 

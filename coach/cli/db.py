@@ -110,3 +110,33 @@ def status_cmd(database_url: UrlOpt = None) -> None:
     for problem in problems:
         console.print(f"[red]problem[/]: {problem}")
     raise typer.Exit(code=1)
+
+
+@app.command("purge")
+@friendly
+def purge_cmd(
+    days: Annotated[
+        int | None,
+        typer.Option("--days", min=1, help="Delete answers older than this (default: COACH_RETENTION_DAYS)."),
+    ] = None,
+    database_url: UrlOpt = None,
+) -> None:
+    """Delete every user's answers and drafts older than the retention period, for good (the server also
+    does this hourly when COACH_RETENTION_DAYS is set)."""
+    from coach.errors import InvalidInput
+    from coach.storage import open_database
+    from coach.storage.retention import purge_expired
+
+    s = _settings(database_url)
+    days = days or s.retention_days
+    if not days:
+        raise InvalidInput("No retention period: pass --days N or set COACH_RETENTION_DAYS.")
+    db = open_database(s)
+    try:
+        result = purge_expired(db, days=days)
+    finally:
+        db.dispose()
+    console.print(
+        f"Deleted {result.attempts} answer(s) and {result.drafts} draft(s) from before "
+        f"{result.cutoff:%Y-%m-%d %H:%M} UTC ({days} days)."
+    )

@@ -19,6 +19,7 @@ from coach.web.deps import SIGN_UP_SETTING, AdminDep, Services, ServicesDep
 from coach.web.render import render
 
 router = APIRouter(include_in_schema=False)
+FLAGGED_SHOWN = 100
 
 
 def _admin_context(services: Services, **extra: object) -> dict[str, object]:
@@ -30,6 +31,8 @@ def _admin_context(services: Services, **extra: object) -> dict[str, object]:
         "packs": services.bank.packs,
         "pack_errors": [],
         "pack_accepted": None,
+        # Grades users reported as wrong (LGPD Art. 20 review), newest first.
+        "flagged": repository.list_flagged_attempts(services.db, limit=FLAGGED_SHOWN),
     }
     context.update(extra)
     return context

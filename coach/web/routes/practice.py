@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from coach.errors import InvalidInput, NotFound
+from coach.errors import InvalidInput, NotFound, StorageError, StorageFull
 from coach.grading.text import MAX_ANSWER_CHARS, check_answer
 from coach.storage import repository
 from coach.storage.tables import Attempt, User
@@ -103,14 +103,28 @@ def submit_answer(
         context.update(error=error.message, restored=False)
         return render(request, "practice.html", context, status_code=422)
     services.bank.get(question_id)
-    attempt = repository.store_attempt(
-        services.db,
-        user_id=user.id,
-        question_id=question_id,
-        answer=answer,
-        seconds=_seconds(seconds),
-        idempotency_key=idempotency_key,
-    )
+    try:
+        attempt = repository.store_attempt(
+            services.db,
+            user_id=user.id,
+            question_id=question_id,
+            answer=answer,
+            seconds=_seconds(seconds),
+            idempotency_key=idempotency_key,
+        )
+    except StorageError as error:
+        # Nothing was saved: the same page again, with the text in the box and the same key, so a
+        # resubmission once space is freed stores the answer once.
+        context = _practice_context(services, user, question_id, previous_id=previous or None, text=answer)
+        full = isinstance(error, StorageFull)
+        summary = "Storage is full: your answer was not saved." if full else "Your answer was not saved."
+        context.update(
+            error=f"{summary} It is still in the box below; copy it somewhere safe or submit again later. "
+            f"({error.message})",
+            restored=False,
+            idempotency_key=idempotency_key,
+        )
+        return render(request, "practice.html", context, status_code=507 if full else 503)
     if attempt.status == "stored":
         services.worker.submit(attempt)
     suffix = f"?previous={previous}" if previous else ""
