@@ -296,7 +296,19 @@ XSS_PAYLOADS = [
     "{{ 7*7 }} {% raw %}",
     "<iframe srcdoc='<script>alert(1)</script>'></iframe>",
 ]
-KNOWN_HX = {"hx-get", "hx-post", "hx-trigger", "hx-target", "hx-swap", "hx-sync", "hx-headers", "hx-history"}
+
+
+def _template_hx_attributes() -> set[str]:
+    """The hx-* attributes the app's own templates use: anything else on a page came from somewhere else."""
+    from coach.web.render import TEMPLATES_DIR
+
+    found: set[str] = set()
+    for template in TEMPLATES_DIR.rglob("*.html"):
+        found.update(re.findall(r"\b(hx-[a-z:-]+)=", template.read_text(encoding="utf-8")))
+    return found
+
+
+KNOWN_HX = _template_hx_attributes()
 
 
 def assert_inert(html: str, payload: str) -> None:
