@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import STORAGE_BACKENDS, _empty_tables
-from sqlalchemy import event, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 from test_web_support import (
@@ -90,29 +90,40 @@ class InjectedFault(RuntimeError):
 
 @contextmanager
 def fault_when_an_answer_commits(stage: str):
-    """SQLAlchemy's own session events as the fault hook: raise just before or just after the COMMIT of the
-    transaction that inserted an answer (the flag is set by the flush that inserted it)."""
+    """SQLAlchemy's own events as the fault hook: raise just before the COMMIT of the transaction that
+    inserted an answer, or just after it. The engine's "commit" event fires only for the real COMMIT (not
+    for a SAVEPOINT release, which the PostgreSQL path uses), so both stages hit the same moment on both
+    backends. State is per thread: each request runs in a thread of its own."""
+    state = threading.local()
 
     def after_flush(session, _context):
         if any(isinstance(row, Attempt) for row in session.new):
-            session.info["answer_inserted"] = True
+            state.inserted = True
 
-    def before_commit(session):
-        if stage == "before" and session.info.get("answer_inserted"):
-            raise InjectedFault("injected between the insert and the commit")
+    def before_real_commit(_conn):
+        if getattr(state, "inserted", False):
+            state.inserted = False
+            if stage == "before":
+                raise InjectedFault("injected between the insert and the commit")
+            state.committed = True
 
-    def after_commit(session):
-        if stage == "after" and session.info.pop("answer_inserted", False):
+    def after_commit(_session):
+        if stage == "after" and getattr(state, "committed", False):
+            state.committed = False
             raise InjectedFault("injected between the commit and the response")
 
-    hooks = [("after_flush", after_flush), ("before_commit", before_commit), ("after_commit", after_commit)]
-    for name, hook in hooks:
-        event.listen(Session, name, hook)
+    hooks = [
+        (Session, "after_flush", after_flush),
+        (Engine, "commit", before_real_commit),
+        (Session, "after_commit", after_commit),
+    ]
+    for target, name, hook in hooks:
+        event.listen(target, name, hook)
     try:
         yield
     finally:
-        for name, hook in hooks:
-            event.remove(Session, name, hook)
+        for target, name, hook in hooks:
+            event.remove(target, name, hook)
 
 
 def submit_via(app, client: TestClient, via: str, key: str) -> tuple[int, str | None]:
