@@ -18,10 +18,12 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -c 'from coach.grading.embedders import prepare; prepare()'  # export the model's ONNX graph once per machine
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -c 'from coach.grading.embedders import prepare; prepare()'  # export the model's ONNX graph once per machine
 	@touch $@ $(VENV)/.installed
 
 # Once: the local LLM server and model for the `llm` tests (a long compile, so kept out of the dev extra's

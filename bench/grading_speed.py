@@ -6,7 +6,7 @@
 - `coach grade` from process start to result (cold CLI), median of a few runs;
 - resident memory (max RSS) of a process that has graded.
 
-    .venv/bin/python bench/grading_speed.py [--runs 60] [--embedder numpy|sentence-transformers]
+    .venv/bin/python bench/grading_speed.py [--runs 60] [--embedder onnx|numpy|sentence-transformers]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=60)
-    parser.add_argument("--embedder", default="numpy")
+    parser.add_argument("--embedder", default="onnx")
     parser.add_argument("--cli-runs", type=int, default=5)
     args = parser.parse_args()
     os.environ["COACH_EMBEDDER"] = args.embedder

