@@ -259,3 +259,70 @@ def test_sign_ins_beyond_the_waiting_room_get_503_with_retry_after(live, monkeyp
     for c in clients:
         c.close()
     assert passwords.refused == 1
+
+
+def test_past_the_bound_on_requests_in_flight_the_answer_is_503_at_once(make_app, monkeypatch):
+    """Overload is answered with 503 + Retry-After straight away, never a wait without end; probes still pass."""
+    import uvicorn
+
+    from coach.web import backpressure
+
+    monkeypatch.setattr(backpressure, "MAX_IN_FLIGHT", 2)
+    app = make_app("shed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        assert thread.is_alive()
+        time.sleep(0.02)
+    base_url = f"http://127.0.0.1:{port}"
+    passwords = app.state.services.passwords
+    release = threading.Event()
+
+    class HeldHasher:
+        def __init__(self, real):
+            self.real = real
+
+        def verify(self, *args, **kwargs):
+            release.wait(HANG_GUARD)
+            return self.real.verify(*args, **kwargs)
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+    try:
+        with _client(base_url) as setup:
+            _sign_up(setup, "ada@example.org")
+        monkeypatch.setattr(passwords, "hasher", HeldHasher(passwords.hasher))
+        clients = [_client(base_url) for _ in range(2)]
+        tokens = [_csrf(c, "/sign-in") for c in clients]
+
+        def sign_in(i: int) -> int:
+            data = {"csrf_token": tokens[i], "email": "ada@example.org", "password": PASSWORD}
+            return clients[i].post("/sign-in", data=data).status_code
+
+        with ThreadPoolExecutor(2) as pool:
+            held = [pool.submit(sign_in, i) for i in range(2)]
+            deadline = time.monotonic() + HANG_GUARD
+            while passwords.in_flight < 2:
+                assert time.monotonic() < deadline, "the sign-ins did not reach the KDF"
+                time.sleep(0.01)
+            with _client(base_url) as other:
+                shed = other.get("/sign-in")
+                assert shed.status_code == 503
+                assert int(shed.headers["retry-after"]) > 0
+                assert shed.headers["x-content-type-options"] == "nosniff"  # still inside the security headers
+                assert other.get("/healthz").status_code == 200  # probes are never shed
+            release.set()
+            assert [f.result() for f in held] == [303, 303]
+        with _client(base_url) as after:
+            assert after.get("/sign-in").status_code == 200  # the bound is on requests in flight, not a ban
+        for c in clients:
+            c.close()
+    finally:
+        release.set()
+        server.should_exit = True
+        thread.join(timeout=HANG_GUARD)

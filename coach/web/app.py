@@ -26,7 +26,8 @@ from coach.grading.engine import Grader
 from coach.settings import Settings
 from coach.storage import open_database
 from coach.storage.retention import RetentionPurger
-from coach.web import auth
+from coach.web import auth, backpressure
+from coach.web.backpressure import Backpressure
 from coach.web.config import resolve_secret_key
 from coach.web.deps import (
     AdminRequired,
@@ -137,6 +138,8 @@ def create_app(settings: Settings, *, grader: Grader | None = None) -> FastAPI:
     # Added innermost first: SecurityHeaders wraps everything, including the 403 and 413 answers.
     app.add_middleware(CrossSiteGuard, https=settings.https, render_error=render_error)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, render_error=render_error)
+    # Outside the body limit and the routes, inside the headers: a shed request costs nothing but its 503.
+    app.add_middleware(Backpressure, max_in_flight=backpressure.MAX_IN_FLIGHT, render_error=render_error)
     app.add_middleware(SecurityHeaders, https=settings.https, render_error=render_error)
     return app
 
