@@ -209,6 +209,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "page_p95_ms": round(percentile(pages, 95), 1),
         "ack": recorder.summary("submit (ack)"),
         "sign_in": recorder.summary("sign-in"),
+        "sign_in_retried_after_503": recorder.counts["sign-in retried after 503 + Retry-After"],
         "feedback_p50_ms": round(percentile(feedback, 50), 1),
         "feedback_p95_ms": round(percentile(feedback, 95), 1),
         "server_cpu_percent_of_2_cores": round(100 * cpu / wall / 2, 1),
