@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from coach.errors import InvalidInput
+from coach.errors import InvalidInput, NotFound
 from coach.storage import repository
 from coach.storage.tables import User, utcnow
 from coach.web import auth
@@ -140,5 +140,7 @@ def create_token(
 
 @router.post("/account/tokens/{token_id}/delete")
 def delete_token(services: ServicesDep, user: UserDep, token_id: int) -> Response:
+    if not 0 < token_id < 2**63:  # no database holds such an id: the same 404 as an unknown or another's token
+        raise NotFound(f"No API token {token_id!r} for this account.")
     repository.delete_api_token(services.db, user_id=user.id, token_id=token_id)
     return RedirectResponse("/account?done=token-deleted", status_code=303)
