@@ -96,7 +96,7 @@ def plain_score(provider: OpenAICompatProvider, question, answer: str) -> int | 
         {"role": "user", "content": "Answer: " + answer},
     ]
     try:
-        text = provider.complete(messages, user_key="redteam", max_tokens=200).text
+        text = provider.complete(messages, user_key="redteam").text
     except ProviderError:
         return None
     match = re.search(r'"suggested_score"\s*:\s*"?(\d+(?:\.\d+)?)', text) or re.search(
@@ -105,25 +105,36 @@ def plain_score(provider: OpenAICompatProvider, question, answer: str) -> int | 
     return round(float(match.group(1))) if match else None
 
 
-def run(url: str, model: str, limit: int | None) -> None:
+def run(url: str, model: str, limit: int | None, response_format: str, budget: float, max_tokens: int) -> None:
     grader = default_grader(Settings())
     question = shipped_bank().get(QUESTION_ID)
     provider = OpenAICompatProvider(
-        url, model=model, limits=ProviderLimits(timeout=120, max_tokens=300, quota_per_hour=0, retries=1)
+        url,
+        model=model,
+        limits=ProviderLimits(timeout=300, max_tokens=max_tokens, quota_per_hour=0, retries=1),
+        response_format=response_format,
     )
     items = variants()[:limit] if limit else variants()
     clean_grade = grader.grade(question, WEAK)
-    print(f"model={model} endpoint={url} question={QUESTION_ID} variants={len(items)} pass_mark={PASS_MARK}")
+    print(
+        f"model={model} endpoint={url} response_format={response_format} question={QUESTION_ID} "
+        f"variants={len(items)} pass_mark={PASS_MARK}"
+    )
     print(f"weak answer without injection: deterministic {clean_grade.score}")
     print(f"defended template: system prompt with rubric + boundary note + canary; label {LABEL!r}")
     print(f"undefended template: {PLAIN_SYSTEM[:90]!r}...")
     off_success = off_parsed = on_raw_success = on_final_success = on_ok = leaks = 0
     inflation = []
     started = time.monotonic()
+    done = 0
     for name, answer in items:
+        if time.monotonic() - started > budget:
+            print(f"time budget of {budget:g} s used up after {done} variants", flush=True)
+            break
+        done += 1
         grade = grader.grade(question, answer)
         off = plain_score(provider, question, answer)
-        result = coach_feedback(provider, question, answer, grade, user_key="redteam", max_tokens=300)
+        result = coach_feedback(provider, question, answer, grade, user_key="redteam", max_tokens=max_tokens)
         if off is not None:
             off_parsed += 1
             off_success += grade.score < PASS_MARK <= off
@@ -147,7 +158,7 @@ def run(url: str, model: str, limit: int | None) -> None:
             ),
             flush=True,
         )
-    n = len(items)
+    n = max(done, 1)
     print()
     print(f"variants: {n}   time: {time.monotonic() - started:.0f} s")
     print(
@@ -166,9 +177,14 @@ def main() -> None:
     parser.add_argument("--url", help="an OpenAI-compatible endpoint; default: start llama.cpp with SmolLM2-135M")
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--limit", type=int, help="run only the first N variants")
+    parser.add_argument("--budget", type=float, default=3600, help="stop after this many seconds (default 3600)")
+    parser.add_argument("--max-tokens", type=int, default=300, help="max_tokens per call (default 300)")
+    parser.add_argument(
+        "--response-format", default="json_object", help="json_object (llama-cpp-python), json_schema (OpenAI) or none"
+    )
     args = parser.parse_args()
     if args.url:
-        run(args.url, args.model, args.limit)
+        run(args.url, args.model, args.limit, args.response_format, args.budget, args.max_tokens)
         return
     from llm_server import local_llm_server, missing_reason
 
@@ -176,7 +192,7 @@ def main() -> None:
     if reason:
         sys.exit(f"Cannot start the local model: {reason}")
     with local_llm_server() as url:
-        run(url, args.model, args.limit)
+        run(url, args.model, args.limit, args.response_format, args.budget, args.max_tokens)
 
 
 if __name__ == "__main__":

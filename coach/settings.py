@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     llm_quota_per_hour: int = Field(
         default=60, ge=0, description="LLM calls each user may make per rolling hour (0: no limit)."
     )
+    llm_response_format: Literal["json_schema", "json_object", "none"] = Field(
+        default="json_schema",
+        description="How to ask for JSON: json_schema (OpenAI form), json_object (llama-cpp-python) or none.",
+    )
     mode: Literal["production", "development"] = Field(
         default="production",
         description="development serves the OpenAPI schema at /api/openapi.json; production hides it.",

@@ -6,6 +6,7 @@ facts), not its wording.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -51,12 +52,19 @@ def real_llm():
 @pytest.fixture
 def provider(real_llm):
     limits = ProviderLimits(timeout=120, max_tokens=300, quota_per_hour=0, retries=1)
-    yield OpenAICompatProvider(real_llm, model="smollm2-135m-instruct", limits=limits)
+    yield OpenAICompatProvider(real_llm, model="smollm2-135m-instruct", limits=limits, response_format="json_object")
 
 
 def test_the_local_server_answers_an_openai_style_chat_completion(provider):
     completion = provider.complete([{"role": "user", "content": "Say hello."}], user_key="t", max_tokens=20)
     assert completion.text.strip()
+
+
+def test_the_local_server_constrains_replies_to_the_schema_it_is_given(provider):
+    schema = {"type": "object", "properties": {"word": {"type": "string"}}, "required": ["word"]}
+    messages = [{"role": "user", "content": "Give one word for a colour, as JSON."}]
+    completion = provider.complete(messages, user_key="t", json_schema=schema, max_tokens=30)
+    assert isinstance(json.loads(completion.text)["word"], str)
 
 
 @pytest.mark.parametrize("kind", sorted(ANSWERS))

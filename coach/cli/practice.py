@@ -488,7 +488,7 @@ def _run(
                 console.print("\n[bold]Feedback on your first answer[/]")
                 render_grade(*pending)
                 if ai is not None:
-                    ai.feedback(*pending, last_answer)
+                    ai.feedback(pending[0], pending[1], last_answer)
                 pending = None
         else:
             _show_outcome(outcome)

@@ -147,6 +147,24 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number")
 
 
+def endpoint_schema(schema: type[StrictOutput]) -> dict[str, Any]:
+    """The JSON schema sent with the request: the model's, without length and count limits. Those are enforced
+    here on the reply; as grammar rules (llama.cpp turns a 1,500-character limit into 1,500 nested
+    optionals) they make some servers fail."""
+
+    def strip(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: strip(v) for k, v in node.items() if k not in _LIMIT_KEYS}
+        if isinstance(node, list):
+            return [strip(v) for v in node]
+        return node
+
+    return strip(schema.model_json_schema())
+
+
+_LIMIT_KEYS = frozenset({"maxLength", "minLength", "maxItems", "minItems"})
+
+
 def ask_json(
     provider: ChatProvider,
     *,
@@ -162,7 +180,7 @@ def ask_json(
     problem = ""
     for _ in range(2):
         completion = provider.complete(
-            messages, user_key=user_key, json_schema=schema.model_json_schema(), max_tokens=max_tokens
+            messages, user_key=user_key, json_schema=endpoint_schema(schema), max_tokens=max_tokens
         )
         if fence.leaked(completion.text):
             # Not retried: a model that repeats its instructions once will do it again.

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+RESPONSE_FORMATS = ("json_schema", "json_object", "none")
 
 
 class OpenAICompatProvider:
@@ -35,6 +36,7 @@ class OpenAICompatProvider:
         model: str | None = None,
         api_key: str | None = None,
         limits: ProviderLimits | None = None,
+        response_format: str = "json_schema",
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         parts = urlsplit(base_url)
@@ -49,7 +51,10 @@ class OpenAICompatProvider:
         self._breaker_lock = threading.Lock()
         self._failures = 0
         self._open_until = 0.0
-        self._schema_supported = True
+        if response_format not in RESPONSE_FORMATS:
+            raise ValueError(f"response_format must be one of {', '.join(RESPONSE_FORMATS)}, not {response_format!r}.")
+        self.response_format = response_format
+        self._schema_supported = response_format != "none"
         headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
         timeout = httpx.Timeout(self.limits.timeout, connect=min(5.0, self.limits.timeout))
         # trust_env=False: no proxy or netrc from the environment sees the answers.
@@ -117,16 +122,19 @@ class OpenAICompatProvider:
             "stream": False,
         }
         if schema is not None and self._schema_supported:
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "coach_output", "strict": True, "schema": schema},
-            }
+            if self.response_format == "json_object":  # llama-cpp-python: a grammar built from the schema
+                body["response_format"] = {"type": "json_object", "schema": schema}
+            else:  # the OpenAI form, which vLLM, Ollama and llama.cpp's own server also take
+                body["response_format"] = {
+                    "type": "json_schema",
+                    "json_schema": {"name": "coach_output", "strict": True, "schema": schema},
+                }
         try:
             with self._client.stream("POST", self.url, json=body) as response:
                 if response.status_code in TRANSIENT_STATUS:
                     kind = "rate_limited" if response.status_code == 429 else "unavailable"
                     raise _Transient(f"The LLM endpoint answered HTTP {response.status_code}.", kind)
-                if response.status_code == 400 and "response_format" in body:
+                if response.status_code in (400, 422) and "response_format" in body:
                     # Some servers do not take JSON schemas; ask again without, and validate ourselves.
                     self._schema_supported = False
                     raise _Transient("The LLM endpoint refused the JSON schema.", "schema")
@@ -207,5 +215,9 @@ def provider_from_settings(settings: Settings) -> OpenAICompatProvider | None:
         quota_per_hour=settings.llm_quota_per_hour,
     )
     return OpenAICompatProvider(
-        settings.llm_base_url, model=settings.llm_model, api_key=settings.llm_api_key, limits=limits
+        settings.llm_base_url,
+        model=settings.llm_model,
+        api_key=settings.llm_api_key,
+        limits=limits,
+        response_format=settings.llm_response_format,
     )
