@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import secrets
 import sqlite3
@@ -17,7 +18,6 @@ from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import STORAGE_BACKENDS, _empty_tables
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
@@ -42,6 +42,19 @@ from coach.storage.backup import check_file
 from coach.storage.tables import Attempt
 
 # --- a web app on each storage backend --------------------------------------------------------------
+
+# As in conftest.py (not imported from it: tests/e2e has a conftest module of the same name).
+STORAGE_BACKENDS = ["sqlite"] + (
+    [pytest.param("postgresql", marks=pytest.mark.postgres)] if os.environ.get("COACH_TEST_DATABASE_URL") else []
+)
+
+
+def _empty_tables(db) -> None:
+    from coach.storage.tables import Base
+
+    with db.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
 
 
 @pytest.fixture(params=STORAGE_BACKENDS)
