@@ -291,6 +291,10 @@ class Server:
     def __exit__(self, *_exc: object) -> None:
         self.stop()
         self.drop_database()
+        if not os.environ.get("COACH_BENCH_KEEP"):  # set it to keep the server's home and log for a look
+            import shutil
+
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 # --- the embedding cache ----------------------------------------------------------------------------

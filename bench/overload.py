@@ -79,10 +79,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         async def browsing(browser: Browser) -> None:
             while time.perf_counter() < deadline:
+                path = rng.choice(PAGES)
                 try:
-                    await browser.page(f"page: {rng.choice(PAGES)}", rng.choice(PAGES))
+                    response = await browser.request(f"page: {path}", "GET", path, expect=(200, 503))
                 except BenchError:
                     return
+                if response.status_code == 503:
+                    recorder.counts["page shed (503)"] += 1
                 await asyncio.sleep(rng.uniform(0.5, 1.5))
 
         # Page views during the overload come from the first few users (their sessions are signed in).
@@ -121,6 +124,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "status_counts": dict(recorder.counts),
         "ack": recorder.summary("submit (ack)"),
         "page_p95_ms_during_overload": round(percentile(pages, 95), 1),
+        "pages_shed_503": recorder.counts["page shed (503)"],
         "queue_at_end_of_burst": queue_at_end,
         "drain_seconds_watched": round(drained_in, 1),
         "graded_per_second": rate,
