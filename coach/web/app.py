@@ -38,9 +38,9 @@ from coach.web.deps import (
     check_csrf,
     current_session,
 )
+from coach.web.llm import make_llm_coach
 from coach.web.render import STATIC_DIR, make_templates
 from coach.web.security import BodyLimit, CrossSiteGuard, SecurityHeaders, cookie_name, is_api_path
-from coach.web.llm import make_llm_coach
 from coach.web.worker import GraderUnavailable, GradingWorker
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from coach.settings import Settings
 from coach.storage import Database, repository
 from coach.storage.tables import AuthSession, User, utcnow
 from coach.web import auth
-from coach.web.security import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, client_address, csrf_token_valid, request_values
 from coach.web.llm import LlmCoach
+from coach.web.security import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, client_address, csrf_token_valid, request_values
 from coach.web.worker import GradingWorker
 
 SIGN_UP_SETTING = "signup_open"

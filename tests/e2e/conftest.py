@@ -35,8 +35,8 @@ def live_server(tmp_path, e2e_grader) -> Iterator[str]:
     """The app served by uvicorn in a thread; yields its base URL and stops it afterwards."""
     import uvicorn
 
-    from coach.web.app import create_app
     from coach.settings import Settings
+    from coach.web.app import create_app
 
     settings = Settings(home=tmp_path / "e2e-home", password_hash_cost="test", packs_dir=None)
     app = create_app(settings, grader=e2e_grader)
