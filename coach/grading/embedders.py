@@ -241,6 +241,10 @@ class OnnxEmbedder(_WordPieceEmbedder):
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        # No busy-waiting between operations: on a shared 2-core server the spinning threads took CPU from the
+        # request threads; without it an answer cost 0.24 s of CPU instead of 0.40 s, in the same wall time.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = threads
         self._session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
