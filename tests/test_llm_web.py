@@ -64,10 +64,10 @@ def opt_in(client):
 
 def coach_after(app, client, attempt_id):
     """Ask for the coach fragment, let the LLM call finish, and return the final fragment."""
-    first = client.get(f"/attempts/{attempt_id}/coach")
+    first = client.get(f"/attempts/{attempt_id}/coach/status")
     assert first.status_code == 200
     app.state.services.llm.wait_idle(timeout=60)
-    return client.get(f"/attempts/{attempt_id}/coach")
+    return client.get(f"/attempts/{attempt_id}/coach/status")
 
 
 # --- off by default --------------------------------------------------------------------------------
@@ -87,11 +87,11 @@ def test_without_the_operator_and_the_user_saying_yes_no_connection_leaves_the_m
         signed_up(client)
         attempt_id = graded_attempt(app, client)
         html = page(client.get(f"/attempts/{attempt_id}"))
-        fragment = client.get(f"/attempts/{attempt_id}/coach")
+        fragment = client.get(f"/attempts/{attempt_id}/coach/status")
         draft = post_form(client, f"/practice/{GOOD_QUESTION}/draft-help", {"notes": "led the audit"}, from_page="/")
         assert fragment.status_code == 200 and draft.status_code == 200
         if config == "not opted in":
-            assert html.find(id="ai-coach")["hx-get"] == f"/attempts/{attempt_id}/coach"
+            assert html.find(id="ai-coach")["hx-get"] == f"/attempts/{attempt_id}/coach/status"
             assert "Turn it on in settings" in fragment.text
         else:
             assert html.find(id="ai-coach") is None  # the page is exactly as without the feature
@@ -138,9 +138,9 @@ def test_coach_feedback_is_polled_with_a_progress_indicator_and_labelled_as_not_
         opt_in(client)
         attempt_id = graded_attempt(app, client)
         assert fake.requests == []  # graded and stored before anything is sent (J7 ordering)
-        pending = page(client.get(f"/attempts/{attempt_id}/coach")).find(id="ai-coach")
+        pending = page(client.get(f"/attempts/{attempt_id}/coach/status")).find(id="ai-coach")
         if pending.get("data-llm-status") is None:  # still running: it polls itself
-            assert pending["hx-get"] == f"/attempts/{attempt_id}/coach" and "every" in pending["hx-trigger"]
+            assert pending["hx-get"] == f"/attempts/{attempt_id}/coach/status" and "every" in pending["hx-trigger"]
             assert pending.find(class_="spinner") is not None
         done = page(coach_after(app, client, attempt_id)).find(id="ai-coach")
         assert done["data-llm-status"] == "done"
@@ -181,7 +181,7 @@ def test_a_hanging_endpoint_never_delays_the_grade_and_ends_as_unavailable(make_
         attempt_id = graded_attempt(app, client)
         attempt_page = client.get(f"/attempts/{attempt_id}")
         assert attempt_page.status_code == 200 and page(attempt_page).find(class_="score-ring") is not None
-        assert client.get(f"/attempts/{attempt_id}/coach").status_code == 200
+        assert client.get(f"/attempts/{attempt_id}/coach/status").status_code == 200
         assert client.get(f"/attempts/{attempt_id}").status_code == 200  # still fine while the call hangs
         section = page(coach_after(app, client, attempt_id)).find(id="ai-coach")
         assert section["data-llm-status"] == "failed"
@@ -290,10 +290,10 @@ def test_the_interview_page_shows_the_planners_follow_up_and_a_checked_rephrasin
         opt_in(client)
         html, attempt_id, planned = interview_with_follow_up(app, client)
         assert html.find("h1").get_text(strip=True) == planned  # the planner's question, whatever the LLM does
-        assert html.find(id="ai-interviewer")["hx-get"] == f"/attempts/{attempt_id}/interviewer"
-        client.get(f"/attempts/{attempt_id}/interviewer")
+        assert html.find(id="ai-interviewer")["hx-get"] == f"/attempts/{attempt_id}/interviewer/status"
+        client.get(f"/attempts/{attempt_id}/interviewer/status")
         app.state.services.llm.wait_idle(timeout=60)
-        fragment = page(client.get(f"/attempts/{attempt_id}/interviewer")).find(id="ai-interviewer")
+        fragment = page(client.get(f"/attempts/{attempt_id}/interviewer/status")).find(id="ai-interviewer")
     if behaviour == "rephrases":
         assert fragment["data-llm-status"] == "done"
         assert "AI interviewer (LLM)" in fragment.get_text() and planned in fragment.get_text()

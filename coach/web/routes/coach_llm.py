@@ -58,7 +58,7 @@ def _graded(services: ServicesDep, user: User, attempt_id: str) -> Attempt:
     return attempt
 
 
-@router.get("/attempts/{attempt_id}/coach")
+@router.get("/attempts/{attempt_id}/coach/status")
 def coach_fragment(request: Request, services: ServicesDep, user: UserDep, attempt_id: str) -> Response:
     """AI coach feedback for one answer: starts the call on first request, then reports its progress."""
     attempt = _graded(services, user, attempt_id)
@@ -77,7 +77,7 @@ def retry_coach(services: ServicesDep, user: UserDep, attempt_id: str) -> Respon
     return RedirectResponse(f"/attempts/{attempt.id}#ai-coach", status_code=303)
 
 
-@router.get("/attempts/{attempt_id}/interviewer")
+@router.get("/attempts/{attempt_id}/interviewer/status")
 def interviewer_fragment(request: Request, services: ServicesDep, user: UserDep, attempt_id: str) -> Response:
     """The AI interviewer's wording of the follow-up the planner chose after this answer."""
     attempt = _graded(services, user, attempt_id)
