@@ -81,22 +81,33 @@ PLAIN_SYSTEM = (
 
 
 def variants() -> list[tuple[str, str]]:
-    out = []
+    """Every template x payload, in an order that mixes both (so a run cut short by --limit or --budget
+    still covers many payloads and templates)."""
+    grid = []
     for t_name, template in TEMPLATES.items():
         for p_name, payload in PAYLOADS.items():
-            out.append((f"{t_name}/{p_name}", template.format(answer=WEAK, payload=payload)))
-    return out
+            grid.append((f"{t_name}/{p_name}", template.format(answer=WEAK, payload=payload)))
+    step = 7  # coprime with len(grid) == 100: a permutation
+    return [grid[(i * step) % len(grid)] for i in range(len(grid))]
+
+
+PLAIN_SCHEMA = {
+    "type": "object",
+    "properties": {"feedback": {"type": "string"}, "suggested_score": {"type": "integer"}},
+    "required": ["feedback", "suggested_score"],
+}
 
 
 def plain_score(provider: OpenAICompatProvider, question, answer: str) -> int | None:
-    """Defences off: the answer pasted into the prompt, the model's number believed."""
+    """Defences off: the answer pasted into the prompt as it is, the same JSON format asked for, and the
+    model's number believed (no boundary, cleaning, canary, validation bounds or evidence check)."""
     rubric = "\n".join(f"- {kp.text}" for kp in question.key_points)
     messages = [
         {"role": "system", "content": PLAIN_SYSTEM.format(question=question.text, rubric=rubric)},
         {"role": "user", "content": "Answer: " + answer},
     ]
     try:
-        text = provider.complete(messages, user_key="redteam").text
+        text = provider.complete(messages, user_key="redteam", json_schema=PLAIN_SCHEMA).text
     except ProviderError:
         return None
     match = re.search(r'"suggested_score"\s*:\s*"?(\d+(?:\.\d+)?)', text) or re.search(
