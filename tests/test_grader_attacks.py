@@ -161,13 +161,13 @@ def test_g4_the_example_answer_with_its_words_shuffled_is_not_accepted_and_is_fl
     assert suite.share(o.gaming_flagged for _, o in graded) >= 0.95, worst(graded)
 
 
-@xfail_below("75% accepted (9 of 12, up to 4.5): the jumble check compares with the example answer only", "<= 2%")
+@xfail_below("8.3% accepted (1 of 12): dev-05's good answer shuffled scores 3.5 with no flag", "<= 2%")
 def test_g4_a_strong_dev_set_answer_with_its_words_shuffled_is_not_accepted(outcome):
     graded = [(c, outcome(c)) for c in cases("G4", "dev-set")]
     assert suite.share(o.accepted for _, o in graded) <= 0.02, worst(graded)
 
 
-@xfail_below("0% flagged (0 of 12)", ">= 95% flagged")
+@xfail_below("91.7% flagged (11 of 12)", ">= 95% flagged")
 def test_g4_a_strong_dev_set_answer_with_its_words_shuffled_is_flagged(outcome):
     graded = [(c, outcome(c)) for c in cases("G4", "dev-set")]
     assert suite.share(o.gaming_flagged for _, o in graded) >= 0.95, worst(graded)
