@@ -236,7 +236,6 @@ def test_sign_ins_beyond_the_waiting_room_get_503_with_retry_after(live, monkeyp
     with _client(base_url) as setup:
         _sign_up(setup, "ada@example.org")
     monkeypatch.setattr(passwords, "hasher", HeldHasher(passwords.hasher))
-    monkeypatch.setattr(passwords, "max_waiting", 1)
     clients = [_client(base_url) for _ in range(KDF_SLOTS + 2)]
     tokens = [_csrf(c, "/sign-in") for c in clients]
 
@@ -250,6 +249,7 @@ def test_sign_ins_beyond_the_waiting_room_get_503_with_retry_after(live, monkeyp
         while passwords.in_flight < KDF_SLOTS or passwords.waiting < 1:
             assert time.monotonic() < deadline, "the sign-ins did not reach the KDF"
             time.sleep(0.01)
+        monkeypatch.setattr(passwords, "max_waiting", 1)  # the waiting room is now full
         turned_away = sign_in(KDF_SLOTS + 1)
         assert turned_away.status_code == 503
         assert int(turned_away.headers["retry-after"]) > 0

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -50,6 +51,7 @@ def password_hasher(cost: str) -> PasswordHasher:
     )
 
 
+T = TypeVar("T")
 KDF_SLOTS = 2  # argon2 hashes running at once per process: one per core of the reference 2-core machine
 # Sign-ins allowed to wait for a slot. Each waits in one of the request thread pool's 40 threads, so without
 # a bound a login storm would take every thread and stall the other pages; beyond it, 503 + Retry-After.
@@ -67,9 +69,11 @@ class Passwords:
         self.hasher = hasher
         self._dummy = hasher.hash(secrets.token_urlsafe(16))
         self.verify_calls = 0  # read by tests: a throttled attempt must not reach the KDF
-        # At most `max_concurrent` hashes at once per process (ASVS 15.2.2): a storm of sign-ins then queues
-        # for the KDF instead of taking every CPU and 19 MiB per call, and other pages keep their share.
-        self._slots = threading.BoundedSemaphore(max_concurrent)
+        # At most `max_concurrent` hashes at once per process (ASVS 15.2.2), on threads of their own: a storm
+        # of sign-ins queues for the KDF instead of taking every CPU, and only these threads ever allocate
+        # argon2's 19 MiB, so the memory the C library keeps for later is bounded too (hashing on the 40 request
+        # threads, a 60 s login storm grew the process by 540 MB).
+        self._pool = ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="coach-kdf")
         self._count_lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0  # read by tests and benches: never above max_concurrent
@@ -77,8 +81,8 @@ class Passwords:
         self.waiting = 0
         self.refused = 0  # calls turned away because max_waiting were already waiting
 
-    @contextmanager
-    def _slot(self) -> Iterator[None]:
+    def _run(self, work: Callable[[], T]) -> T:
+        """Run `work` on a KDF thread and wait for it; KdfBusy at once when max_waiting already wait."""
         with self._count_lock:
             if self.waiting >= self.max_waiting:
                 self.refused += 1
@@ -87,32 +91,27 @@ class Passwords:
                     "Try again in a few seconds."
                 )
             self.waiting += 1
-        try:
-            self._slots.acquire()
-        finally:
+
+        def counted() -> T:
             with self._count_lock:
                 self.waiting -= 1
-        try:
-            with self._count_lock:
                 self.in_flight += 1
                 self.max_in_flight = max(self.max_in_flight, self.in_flight)
             try:
-                yield
+                return work()
             finally:
                 with self._count_lock:
                     self.in_flight -= 1
-        finally:
-            self._slots.release()
+
+        return self._pool.submit(counted).result()
 
     def hash(self, password: str) -> str:
-        with self._slot():
-            return self.hasher.hash(password)
+        return self._run(lambda: self.hasher.hash(password))
 
     def verify(self, stored: str | None, password: str) -> bool:
         self.verify_calls += 1
         try:
-            with self._slot():
-                return self.hasher.verify(stored or self._dummy, password) and stored is not None
+            return self._run(lambda: self.hasher.verify(stored or self._dummy, password)) and stored is not None
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 
