@@ -36,7 +36,17 @@ FORBIDDEN = {
     "providers": ("coach.web", "coach.cli", "coach.storage", "coach.interview", "coach.progress", "coach.llm"),
 }
 # Third-party imports the grader may use: its embedder and numpy (torch only inside the optional backend).
-GRADING_THIRD_PARTY = {"numpy", "safetensors", "tokenizers", "pydantic", "torch", "sentence_transformers"}
+GRADING_THIRD_PARTY = {
+    "numpy",
+    "safetensors",
+    "tokenizers",
+    "pydantic",
+    "torch",
+    "sentence_transformers",
+    "onnxruntime",
+    "transformers",  # only to export the ONNX graph once
+    "platformdirs",
+}
 
 
 def _imports(path: Path) -> list[str]:

@@ -227,20 +227,31 @@ def test_the_cache_embeds_each_distinct_text_once_and_returns_rows_in_order():
     assert cached.id == inner.id
 
 
-def test_the_disk_cache_serves_vectors_to_a_new_process_without_embedding_again(tmp_path):
+def test_the_disk_cache_serves_shared_vectors_to_a_new_process_without_embedding_again(tmp_path):
     path = tmp_path / "cache" / "embeddings.sqlite"
-    CachedEmbedder(CountingEmbedder(), disk=DiskCache(path, "counting")).embed_batch(["alpha", "beta"])
+    CachedEmbedder(CountingEmbedder(), disk=DiskCache(path, "counting")).embed_shared(["alpha", "beta"])
     inner = CountingEmbedder()
-    vectors = CachedEmbedder(inner, disk=DiskCache(path, "counting")).embed_batch(["beta", "alpha", "gamma"])
+    vectors = CachedEmbedder(inner, disk=DiskCache(path, "counting")).embed_shared(["beta", "alpha", "gamma"])
     assert inner.calls == [["gamma"]]
     assert [row[0] for row in vectors] == [4.0, 5.0, 5.0]
 
 
+def test_answer_texts_are_cached_in_memory_but_never_written_to_disk(tmp_path):
+    path = tmp_path / "cache" / "embeddings.sqlite"
+    first = CachedEmbedder(CountingEmbedder(), disk=DiskCache(path, "counting"))
+    first.embed_batch(["my private answer"])
+    first.embed_batch(["my private answer"])
+    assert first.misses == 1 and first.hits == 1
+    inner = CountingEmbedder()
+    CachedEmbedder(inner, disk=DiskCache(path, "counting")).embed_batch(["my private answer"])
+    assert inner.calls == [["my private answer"]]
+
+
 def test_the_disk_cache_keeps_models_apart(tmp_path):
     path = tmp_path / "embeddings.sqlite"
-    CachedEmbedder(CountingEmbedder(), disk=DiskCache(path, "model-a")).embed_batch(["alpha"])
+    CachedEmbedder(CountingEmbedder(), disk=DiskCache(path, "model-a")).embed_shared(["alpha"])
     inner = CountingEmbedder()
-    CachedEmbedder(inner, disk=DiskCache(path, "model-b")).embed_batch(["alpha"])
+    CachedEmbedder(inner, disk=DiskCache(path, "model-b")).embed_shared(["alpha"])
     assert inner.calls == [["alpha"]]
 
 

@@ -126,7 +126,7 @@ def cache_keys(grader) -> set[str]:
     if disk is None:
         return set()
     with closing(sqlite3.connect(disk.path)) as conn:
-        return {row[0] for row in conn.execute("SELECT key FROM vectors")}
+        return {row[0] for row in conn.execute("SELECT key FROM shared_vectors")}
 
 
 def test_deleting_the_account_leaves_no_row_no_session_and_no_byte_of_the_answer(app, client, caplog, real_grader):
@@ -174,22 +174,35 @@ def test_deleting_the_account_leaves_no_row_no_session_and_no_byte_of_the_answer
         assert canary.encode() not in data
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="coach/grading (lead) keeps the vectors of answer sentences in HOME/cache/embeddings.sqlite, keyed "
-    "by SHA-256 of the text; nothing removes them when the answer is deleted (see docs/reliability.md, P2)",
-)
-def test_deleting_an_answer_removes_its_sentence_vectors_from_the_embedding_cache(app, client, real_grader):
+def test_answer_sentences_never_reach_the_embedding_cache_on_disk(app, client, real_grader):
+    """The disk cache keeps only rubric and bank vectors, so deleting an answer leaves nothing of it there."""
     if real_grader.embedder.disk is None:
         pytest.skip("the grader has no disk cache")
     signed_up(client)
-    before = cache_keys(real_grader)
     secret_sentence = f"My manager {uuid.uuid4().hex} told me to ship the model without the audit."
     graded_attempt(app, client, answer=f"{ANSWER} {secret_sentence}")
-    added = cache_keys(real_grader) - before
-    assert added, "grading the answer added nothing to the cache"
-    repo.forget_all(app.state.services.db, user_id=user_id(app, "ada@example.org"))
-    assert cache_keys(real_grader) & added == set()
+    keys = cache_keys(real_grader)
+    assert keys, "the rubric of the graded question should be cached on disk"
+    assert real_grader.embedder.key(secret_sentence) not in keys
+    data = real_grader.embedder.disk.path.read_bytes()
+    assert secret_sentence.split()[2].encode() not in data
+
+
+def test_an_old_cache_that_held_answer_vectors_is_erased_when_opened(tmp_path):
+    from coach.grading.embedders import DiskCache
+
+    path = tmp_path / "embeddings.sqlite"
+    canary = uuid.uuid4().hex
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE vectors (model TEXT, key TEXT, vec BLOB, PRIMARY KEY (model, key))")
+        conn.execute("INSERT INTO vectors VALUES ('m', ?, ?)", (canary, canary.encode() * 4))
+        conn.commit()
+    cache = DiskCache(path, "m")
+    assert cache.get_many([canary]) == {}
+    for suffix in ("", "-wal", "-shm"):
+        part = path.with_name(path.name + suffix)
+        if part.exists():
+            assert canary.encode() not in part.read_bytes()
 
 
 # --- P3: retention ----------------------------------------------------------------------------------------

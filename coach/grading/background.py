@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from coach.grading.embedders import Embedder
+from coach.grading.embedders import Embedder, shared_vectors
 from coach.grading.text import split_units
 
 NEAR_DUPLICATE = 0.75  # background questions this close to the asked one are the same topic: left out
@@ -59,10 +59,10 @@ def build_background(pairs: Sequence[tuple[str, str]], embedder: Embedder) -> Ba
     if not pairs:
         empty = np.zeros((0, 384), dtype=np.float32)
         return Background(empty, empty, digest)
-    questions = embedder.embed_batch([q for q, _ in pairs])
+    questions = shared_vectors(embedder, [q for q, _ in pairs])
     unit_lists = [[u.text for u in split_units(a)] or [a] for _, a in pairs]
     flat = [t for units in unit_lists for t in units]
-    vectors = embedder.embed_batch(flat)
+    vectors = shared_vectors(embedder, flat)
     examples, start = [], 0
     for units in unit_lists:
         examples.append(centroid(vectors[start : start + len(units)]))

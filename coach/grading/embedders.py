@@ -292,7 +292,7 @@ def ensure_onnx_graph(path: Path, cache_dir: Path | None = None) -> Path:
             pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, dim=-1)
 
-    model = AutoModel.from_pretrained(str(path)).eval()
+    model = AutoModel.from_pretrained(str(path)).eval()  # nosec B615 - a local folder, never the Hub
     example = (torch.ones(2, 8, dtype=torch.long), torch.ones(2, 8, dtype=torch.long))
     handle, tmp = tempfile.mkstemp(dir=folder, suffix=".onnx.tmp")
     os.close(handle)
@@ -349,7 +349,8 @@ class SentenceTransformerEmbedder:
 
 
 class DiskCache:
-    """Vectors on disk (SQLite), keyed by model id and text hash: computed once per machine, not per run."""
+    """Vectors of shared texts (rubrics, banks) on disk (SQLite), keyed by model id and text hash: computed
+    once per machine, not per run. Answers' vectors never come here (see CachedEmbedder.embed_batch)."""
 
     def __init__(self, path: Path, model_id: str) -> None:
         import sqlite3
@@ -361,8 +362,16 @@ class DiskCache:
         self._conn.execute("PRAGMA journal_mode=WAL")
         # A cache can be rebuilt, so it skips fsync: a crash loses at most recent entries, never correctness.
         self._conn.execute("PRAGMA synchronous=OFF")
+        self._conn.execute("PRAGMA secure_delete=ON")
+        # Before 2026-11 the cache also kept answer sentences' vectors (table `vectors`); it now holds only
+        # rubric and bank texts, and the old table is erased, its bytes overwritten, the first time it is opened.
+        if self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'vectors'").fetchone():
+            self._conn.execute("DROP TABLE vectors")
+            self._conn.commit()
+            self._conn.execute("VACUUM")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS vectors (model TEXT NOT NULL, key TEXT NOT NULL, vec BLOB NOT NULL, "
+            "CREATE TABLE IF NOT EXISTS shared_vectors (model TEXT NOT NULL, key TEXT NOT NULL, vec BLOB NOT NULL, "
             "PRIMARY KEY (model, key))"
         )
         self._conn.commit()
@@ -375,7 +384,7 @@ class DiskCache:
                 chunk = list(keys[start : start + 500])
                 marks = ",".join("?" * len(chunk))
                 rows = self._conn.execute(
-                    f"SELECT key, vec FROM vectors WHERE model = ? AND key IN ({marks})",  # noqa: S608 - placeholders only
+                    f"SELECT key, vec FROM shared_vectors WHERE model = ? AND key IN ({marks})",  # noqa: S608 - placeholders only
                     [self.model, *chunk],
                 ).fetchall()
                 for key, blob in rows:
@@ -387,7 +396,7 @@ class DiskCache:
             return
         with self._lock:
             self._conn.executemany(
-                "INSERT OR REPLACE INTO vectors (model, key, vec) VALUES (?, ?, ?)",
+                "INSERT OR REPLACE INTO shared_vectors (model, key, vec) VALUES (?, ?, ?)",
                 [(self.model, k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()],
             )
             self._conn.commit()
@@ -411,6 +420,15 @@ class CachedEmbedder:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for any text, answers included: kept in memory only, never written to disk."""
+        return self._embed(texts, store=False)
+
+    def embed_shared(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for texts that are no one's personal data (rubrics, question banks), also kept on disk
+        so the next process does not embed them again."""
+        return self._embed(texts, store=True)
+
+    def _embed(self, texts: Sequence[str], *, store: bool) -> np.ndarray:
         keys = [self.key(t) for t in texts]
         result: list[np.ndarray | None] = []
         missing: dict[str, str] = {}
@@ -432,7 +450,7 @@ class CachedEmbedder:
                 result = [r if r is not None else self._cache.get(k) for r, k in zip(result, keys)]
         if missing:
             fresh = self.inner.embed_batch(list(missing.values()))
-            if self.disk is not None:
+            if self.disk is not None and store:
                 self.disk.put_many(dict(zip(missing, fresh)))
             with self._lock:
                 for key, vec in zip(missing, fresh):
@@ -449,6 +467,15 @@ class CachedEmbedder:
         if not rows:
             return np.zeros((0, 384), dtype=np.float32)
         return np.stack([r for r in rows if r is not None]).astype(np.float32)
+
+
+def shared_vectors(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """Vectors of texts that are no one's personal data (rubrics, banks): a caching embedder may keep them on
+    disk. Answers always go through `embed_batch`, which never writes them anywhere."""
+    if not texts:
+        return np.zeros((0, 384), dtype=np.float32)
+    embed = getattr(embedder, "embed_shared", None) or embedder.embed_batch
+    return embed(list(texts))
 
 
 _DEFAULT: CachedEmbedder | None = None

@@ -15,7 +15,7 @@ from coach.errors import InvalidInput
 from coach.grading import gaming
 from coach.grading.background import Background, centroid
 from coach.grading.delivery import assess_delivery, assess_specificity
-from coach.grading.embedders import Embedder, default_embedder
+from coach.grading.embedders import Embedder, default_embedder, shared_vectors
 from coach.grading.feedback import write_feedback
 from coach.grading.model import (
     ENGINE_VERSION,
@@ -65,7 +65,7 @@ def _prepare(question: Question, embedder: Embedder) -> _Rubric:
     example_units = split_units(question.example_answer)
     texts = [kp.text for kp in question.key_points] + [p.text for p in question.pitfalls] + [question.text]
     texts += [u.text for u in example_units]
-    vectors = _unit_vectors(embedder, texts)
+    vectors = shared_vectors(embedder, texts)
     n_kp, n_p = len(question.key_points), len(question.pitfalls)
     kp = vectors[:n_kp]
     pitfalls = vectors[n_kp : n_kp + n_p]
@@ -242,6 +242,8 @@ def grade(
         stuffing = gaming.detect_jumble(text, question.example_answer, short=reference_only)
     if stuffing is None and reference_only:
         stuffing = gaming.detect_keyword_run(units, question.example_answer, question.text)
+    if stuffing is None:
+        stuffing = gaming.detect_scrambled(text)
     if stuffing:
         flags.append(stuffing)
     if not reference_only and rubric.example_units and len(units) >= 2:

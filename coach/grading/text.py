@@ -13,6 +13,7 @@ MAX_ANSWER_CHARS = 20_000
 # 256-word-piece window (about 200 English words) and nothing is silently truncated.
 MAX_UNIT_WORDS = 60
 
+# fmt: off
 ENGLISH_STOPWORDS = frozenset(
     ["a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "i'd", "i'm", "i've", "i'll", "we'd", "we'll", "we're", "we've", "it's", "that's", "there's", "don't", "didn't", "doesn't", "isn't", "wasn't", "weren't", "won't", "wouldn't", "can't", "couldn't", "shouldn't", "let's", "also", "may", "might", "must", "shall", "one", "first", "then", "next"]
 )
@@ -21,6 +22,7 @@ ENGLISH_STOPWORDS = frozenset(
 FOREIGN_STOPWORDS = frozenset(
     ["que", "de", "la", "el", "los", "las", "del", "para", "por", "con", "una", "uno", "unos", "unas", "es", "son", "está", "están", "pero", "como", "más", "muy", "también", "sobre", "entre", "cuando", "donde", "porque", "ser", "fue", "hay", "sus", "nuestro", "nuestra", "não", "nao", "uma", "um", "com", "para", "pelo", "pela", "pelos", "pelas", "é", "são", "está", "estão", "mas", "mais", "muito", "também", "sobre", "entre", "quando", "onde", "porque", "ser", "foi", "há", "seus", "suas", "nosso", "nossa", "dos", "das", "ao", "aos", "às", "você", "isso", "esse", "essa", "este", "esta", "le", "les", "des", "du", "et", "est", "une", "pour", "dans", "qui", "pas", "sur", "avec", "sont", "nous", "vous", "leur", "cette", "ces", "mais", "plus", "der", "die", "das", "und", "ist", "nicht", "ein", "eine", "mit", "für", "auf", "den", "dem", "des", "sich", "auch", "von", "zu", "wir", "sie", "ich"]
 )
+# fmt: on
 
 NEGATIONS = (
     r"\bnot\b",
