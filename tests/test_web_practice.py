@@ -254,3 +254,16 @@ def test_reporting_a_wrong_grade_is_recorded_and_can_be_taken_back(app, client):
     assert attempt.flagged_wrong and attempt.flag_comment == "key point 2 is there"
     post_form(client, f"/attempts/{attempt_id}/flag", {"wrong": "0"}, from_page="/")
     assert not repository.get_attempt(app.state.services.db, user_id=1, attempt_id=attempt_id).flagged_wrong
+
+
+def test_an_answer_submitted_while_the_server_stops_stays_stored_for_the_next_start(app, client):
+    signed_up(client)
+    services = app.state.services
+    services.worker.stop()
+    stored = repository.store_attempt(
+        services.db, user_id=user_id(app, "ada@example.org"), question_id="rai-pm-what-is-responsible-ai", answer=ANSWER
+    )
+    future = services.worker.submit(stored)  # used to raise "cannot schedule new futures after shutdown"
+    assert future.done() and future.exception() is None
+    after = repository.get_attempt(services.db, user_id=stored.user_id, attempt_id=stored.id)
+    assert after.status == "stored"  # queued again when the server next starts

@@ -150,18 +150,36 @@ class GradingWorker:
         return self._grader.embedder if self.search_ready.is_set() and self._grader is not None else None
 
     def submit(self, attempt: Attempt) -> Future[None]:
-        """Queue an attempt (already committed) for grading."""
-        if self._executor is None:
+        """Queue an attempt (already committed) for grading.
+
+        While the server shuts down the queue is closed: the attempt stays 'stored' and is graded at the next
+        start, so the request that stored it still succeeds (it used to fail with a 500 after the commit)."""
+        if self._stopping.is_set():
+            return self._deferred()
+        executor = self._executor
+        if executor is None:
             self.start()
-        assert self._executor is not None
+            executor = self._executor
+        if executor is None:
+            return self._deferred()
         with self._pending_lock:
             self._pending += 1
         try:
-            return self._executor.submit(self._counted_grade, attempt.id, attempt.user_id)
+            return executor.submit(self._counted_grade, attempt.id, attempt.user_id)
+        except RuntimeError:  # shut down between the check and the submit
+            with self._pending_lock:
+                self._pending -= 1
+            return self._deferred()
         except BaseException:
             with self._pending_lock:
                 self._pending -= 1
             raise
+
+    @staticmethod
+    def _deferred() -> Future[None]:
+        done: Future[None] = Future()
+        done.set_result(None)
+        return done
 
     def _counted_grade(self, attempt_id: str, user_id: int) -> None:
         try:
