@@ -433,7 +433,6 @@ G9_EXAMPLES = 6  # per invariance in CI; `bench/grader_attacks.py` and a local r
 
 
 G9_KNOWN = {
-    "case": "1 of 6 drawn cases within 0.25 (lower/upper/title case of 1-3 sentences moves the score)",
     "whitespace": "5 of 6 within 0.25: dev-04-good moved more with doubled spaces, tabs and a line break",
 }
 
