@@ -120,11 +120,6 @@ def test_g2_keywords_added_to_a_wrong_answer_raise_its_score_by_at_most_half_a_p
     assert suite.share(a.score - b.score <= 0.5 for _, a, b in rises) >= 0.95, bad
 
 
-@xfail_below(
-    "1 of 44 crosses: generic wrong answer 2 + 'Key terms: <cues>' goes 1.0 -> 4.0 on "
-    "ethics-bias-sources-lifecycle with no flag",
-    "no wrong answer reaches the pass mark by adding keywords",
-)
 def test_g2_no_wrong_answer_reaches_the_pass_mark_by_adding_keywords(outcome):
     crossed = [
         f"{c.id}: {b.score} -> {a.score} {sorted(a.flags)}"

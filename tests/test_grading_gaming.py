@@ -456,3 +456,25 @@ def test_the_non_native_twins_score_like_their_good_answers(grader, devset):
         if a["kind"] == "non_native"
     ]
     assert statistics.mean(gaps) <= 0.5 and max(gaps) <= 1.0, gaps
+
+
+def test_a_labelled_list_of_the_rubric_s_cues_after_a_wrong_answer_is_flagged(grader):
+    question = shipped_question(AUDIT_QUESTION)
+    cues = [c for kp in question.key_points for c in kp.cues]
+    random.Random(2).shuffle(cues)
+    wrong = (
+        "The simplest answer is to remove the sensitive columns from the data and look at overall accuracy. "
+        "If the overall number is high, the model is fine for everyone, so I would ship it and move on."
+    )
+    base = grader.grade(question, wrong)
+    gamed = grader.grade(question, wrong + "\n\nKey terms: " + ", ".join(cues) + ".")
+    assert "keyword_stuffing" in codes(gamed)
+    assert gamed.score <= max(base.score + 0.5, 1.5)
+
+
+def test_the_question_restated_earns_no_credit(grader):
+    question = shipped_question(AUDIT_QUESTION)
+    for text in (question.text, "You are asking: " + question.text.rstrip("?") + ". That is the question."):
+        grade = grader.grade(question, text)
+        assert grade.score < 3.0
+        assert all(k.status == "missing" for k in grade.key_points), [k.evidence for k in grade.key_points]

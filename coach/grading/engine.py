@@ -42,6 +42,7 @@ PITFALL_PENALTY = 0.25
 OFF_TOPIC_MAX_COVERAGE = 0.35
 ORDER_WEIGHT = 0.5  # how much a scrambled word order lowers the reference match
 MIN_WORDS = 40  # an interview answer under 40 words cannot show a rubric's worth of content
+RESTATEMENT_AT = 0.9
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,15 @@ def grade(
     units, repeated = _dedupe(all_units)
     vectors = _unit_vectors(embedder, [u.text for u in units])
     list_mask = np.array([gaming.is_list_unit(u) for u in units], dtype=bool)
+    # A sentence that only restates the question is no evidence of an answer (bank example answers never
+    # come closer to their question than 0.85).
+    if len(units):
+        list_mask |= (vectors @ rubric.question) >= RESTATEMENT_AT
+        question_stems = {w[:5] for w in content_words(question.text)}
+        for j, unit in enumerate(units):
+            stems = [w[:5] for w in content_words(unit.text)]
+            if len(stems) >= 4 and sum(w in question_stems for w in stems) >= 0.8 * len(stems):
+                list_mask[j] = True
     n_kp = len(question.key_points)
     sim_kp = rubric.kp @ vectors.T if len(units) else np.zeros((n_kp, 0))
     sim_ex = rubric.kp_example @ vectors.T if len(units) else sim_kp
@@ -244,6 +254,8 @@ def grade(
         stuffing = gaming.detect_keyword_run(units, question.example_answer, question.text)
     if stuffing is None:
         stuffing = gaming.detect_scrambled(text)
+    if stuffing is None:
+        stuffing = gaming.detect_cue_list(units, [c for kp in question.key_points for c in kp.cues])
     if stuffing:
         flags.append(stuffing)
     if not reference_only and rubric.example_units and len(units) >= 2:

@@ -126,9 +126,11 @@ def is_list_unit(unit: Unit) -> bool:
     tokens = words(unit.text)
     if len(tokens) >= LIST_UNIT_MIN_WORDS and stopword_ratio(tokens) < LIST_UNIT_STOPWORDS:
         return True
-    items = [words(part) for part in re.split(r"[,;]", unit.text) if words(part)]
-    if len(items) >= 6 and len(items[0]) <= 3:
-        return sum(len(item) <= 3 for item in items) >= 0.8 * len(items)
+    body = re.sub(r"^[^,;:]{1,40}:\s*", "", unit.text)  # a label such as "Key terms:" is the lead-in
+    labelled = body != unit.text
+    items = [words(part) for part in re.split(r"[,;]", body) if words(part)]
+    if len(items) >= 6 and (labelled or len(items[0]) <= 3):
+        return sum(len(item) <= (4 if labelled else 3) for item in items) >= 0.8 * len(items)
     return False
 
 
@@ -149,6 +151,27 @@ def detect_keyword_stuffing(text: str, units: Sequence[Unit], min_words: int = 1
             ),
             evidence=(evidence or "")[:300] or None,
         )
+    return None
+
+
+def detect_cue_list(units: Sequence[Unit], cues: Sequence[str]) -> Flag | None:
+    """A list whose items are mostly the rubric's own cue phrases ("Key terms: disparate impact, ..."):
+    naming what a strong answer would cover is not covering it."""
+    known = {" ".join(words(c)) for c in cues if words(c)}
+    if not known:
+        return None
+    for unit in units:
+        if not is_list_unit(unit):
+            continue
+        body = re.sub(r"^[^,;:]{1,40}:\s*", "", unit.text)
+        items = [" ".join(words(part)) for part in re.split(r"[,;]", body) if words(part)]
+        hits = sum(item in known for item in items)
+        if hits >= 4 and hits >= 0.5 * len(items):
+            return Flag(
+                code="keyword_stuffing",
+                reason="The answer lists the key terms instead of using them; a term counts only inside an explanation.",
+                evidence=unit.text[:200],
+            )
     return None
 
 
