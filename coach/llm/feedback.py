@@ -22,6 +22,7 @@ from coach.bank.schema import Question
 from coach.errors import ProviderError
 from coach.grading.gaming import detect_injection
 from coach.grading.model import SCORE_CAPS, Grade
+from coach.grading.text import ENGLISH_STOPWORDS
 from coach.llm.guard import (
     Fence,
     StrictOutput,
@@ -49,61 +50,7 @@ _INSTRUCTION = re.compile(
     r"prompt|system|assistant|full credit|5/5|five out of five)\b",
     re.IGNORECASE,
 )
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "for",
-        "from",
-        "has",
-        "have",
-        "how",
-        "i",
-        "in",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "our",
-        "that",
-        "the",
-        "their",
-        "this",
-        "to",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "which",
-        "who",
-        "why",
-        "will",
-        "with",
-        "you",
-        "your",
-        "would",
-        "should",
-        "could",
-        "about",
-        "into",
-        "they",
-        "them",
-        "than",
-        "then",
-        "so",
-        "do",
-        "did",
-    ]
-)
+_STOP = ENGLISH_STOPWORDS  # the grader's list: content words mean the same thing everywhere
 
 
 class KeyPointClaim(StrictOutput):

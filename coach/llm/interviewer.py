@@ -15,74 +15,14 @@ from pydantic import BaseModel, StringConstraints
 
 from coach.bank.schema import Question
 from coach.errors import ProviderError
+from coach.grading.text import ENGLISH_STOPWORDS
 from coach.interview.followups import FollowUp
 from coach.llm.guard import Fence, StrictOutput, ask_json, clean_output, clean_untrusted, normalise_words
 from coach.providers.base import ChatProvider
 
 LABEL = "AI interviewer (LLM) - rephrasing the planned follow-up"
 SHINGLE = 5  # a run of this many words shared with hidden material counts as revealing it
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "for",
-        "from",
-        "has",
-        "have",
-        "how",
-        "i",
-        "in",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "our",
-        "that",
-        "the",
-        "their",
-        "this",
-        "to",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "which",
-        "who",
-        "why",
-        "will",
-        "with",
-        "you",
-        "your",
-        "would",
-        "should",
-        "could",
-        "about",
-        "into",
-        "they",
-        "them",
-        "than",
-        "then",
-        "so",
-        "do",
-        "did",
-        "can",
-        "me",
-        "my",
-        "tell",
-        "more",
-        "there",
-        "here",
-    ]
-)
+_STOP = ENGLISH_STOPWORDS | {"tell"}  # the grader's list: content words mean the same thing everywhere
 
 
 class FollowUpOutput(StrictOutput):
