@@ -13,7 +13,7 @@ import string
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from test_web_support import (  # noqa: F401 - fixtures
@@ -230,6 +230,7 @@ def test_s8_generated_ids_never_reach_bob_s_objects(app, client, world):
     def attack(target, data):
         path, method, name = target
         value = data.draw(_id_candidates(OWNED[name], bob[name]), label=name)
+        assume(str(value) != str(ada[name]))  # Ada's own object is hers to use (a drawn 1 can be her token)
         url = fill(path, {**ada, name: value})
         response = request_as(client, method, url, ada["bearer"], token)
         tried[0] += 1
@@ -242,6 +243,8 @@ def test_s8_generated_ids_never_reach_bob_s_objects(app, client, world):
     for path, method, name in targets:
         if OWNED[name] == "int":
             for value in (0, -1, int(bob[name]) + 1, 2**31, 2**63 - 1, 2**63, 2**64 + 7, -(2**70)):
+                if str(value) == str(ada[name]):
+                    continue
                 response = request_as(client, method, fill(path, {**ada, name: value}), ada["bearer"], token)
                 assert response.status_code == 404, (method, path, value, response.status_code)
                 tried[0] += 1
