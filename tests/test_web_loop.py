@@ -34,6 +34,21 @@ from coach.storage import repository
 HANG_GUARD = 60  # seconds; only so that a blocked loop fails the test instead of hanging it
 
 
+class HeldHasher:
+    """The real argon2 hasher, held before each verify until the test sets `release` (`on_verify` runs first)."""
+
+    def __init__(self, real, release: threading.Event, on_verify=lambda: None):
+        self.real, self.release, self.on_verify = real, release, on_verify
+
+    def verify(self, *args, **kwargs):
+        self.on_verify()
+        self.release.wait(HANG_GUARD)
+        return self.real.verify(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
 def _running_loop_in_this_thread() -> bool:
     try:
         asyncio.get_running_loop()
@@ -170,21 +185,11 @@ def test_password_hashing_runs_in_the_pool_and_is_capped(live, monkeypatch):
     release = threading.Event()
     threads: list[bool] = []
 
-    class HeldHasher:
-        """The real argon2 hasher, held before each verify until the test releases it."""
-
-        def __init__(self, real):
-            self.real = real
-
-        def verify(self, *args, **kwargs):
-            threads.append(_running_loop_in_this_thread())
-            release.wait(HANG_GUARD)
-            return self.real.verify(*args, **kwargs)
-
-        def __getattr__(self, name):
-            return getattr(self.real, name)
-
-    monkeypatch.setattr(passwords, "hasher", HeldHasher(passwords.hasher))
+    monkeypatch.setattr(
+        passwords,
+        "hasher",
+        HeldHasher(passwords.hasher, release, lambda: threads.append(_running_loop_in_this_thread())),
+    )
     with _client(base_url) as setup:
         _sign_up(setup, "ada@example.org")
     clients = [_client(base_url) for _ in range(KDF_SLOTS + 3)]
@@ -222,20 +227,9 @@ def test_sign_ins_beyond_the_waiting_room_get_503_with_retry_after(live, monkeyp
     passwords = app.state.services.passwords
     release = threading.Event()
 
-    class HeldHasher:
-        def __init__(self, real):
-            self.real = real
-
-        def verify(self, *args, **kwargs):
-            release.wait(HANG_GUARD)
-            return self.real.verify(*args, **kwargs)
-
-        def __getattr__(self, name):
-            return getattr(self.real, name)
-
     with _client(base_url) as setup:
         _sign_up(setup, "ada@example.org")
-    monkeypatch.setattr(passwords, "hasher", HeldHasher(passwords.hasher))
+    monkeypatch.setattr(passwords, "hasher", HeldHasher(passwords.hasher, release))
     clients = [_client(base_url) for _ in range(KDF_SLOTS + 2)]
     tokens = [_csrf(c, "/sign-in") for c in clients]
 
@@ -282,21 +276,10 @@ def test_past_the_bound_on_requests_in_flight_the_answer_is_503_at_once(make_app
     passwords = app.state.services.passwords
     release = threading.Event()
 
-    class HeldHasher:
-        def __init__(self, real):
-            self.real = real
-
-        def verify(self, *args, **kwargs):
-            release.wait(HANG_GUARD)
-            return self.real.verify(*args, **kwargs)
-
-        def __getattr__(self, name):
-            return getattr(self.real, name)
-
     try:
         with _client(base_url) as setup:
             _sign_up(setup, "ada@example.org")
-        monkeypatch.setattr(passwords, "hasher", HeldHasher(passwords.hasher))
+        monkeypatch.setattr(passwords, "hasher", HeldHasher(passwords.hasher, release))
         clients = [_client(base_url) for _ in range(2)]
         tokens = [_csrf(c, "/sign-in") for c in clients]
 

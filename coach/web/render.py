@@ -193,3 +193,10 @@ def parse_grade(data: dict[str, Any] | None) -> Grade | None:
         return Grade.model_validate(data)
     except ValueError:
         return None  # written by another engine version; the page shows the score alone
+
+
+def draft_not_saved_signed_out(request: Request) -> Response:
+    """An autosave after the session ended: a status line, not a redirect (that would leave the page and its
+    unsaved text); submitting asks for the password and keeps the answer."""
+    error = "Not saved: your session ended. Keep writing; submitting will ask you to sign in."
+    return render(request, "_draft_status.html", {"saved_at": None, "error": error}, status_code=401)

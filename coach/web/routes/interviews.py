@@ -23,7 +23,7 @@ from coach.progress.report import score_chart, skills_chart, trend_chart
 from coach.storage import repository
 from coach.storage.tables import User, utcnow
 from coach.web.deps import MaybeUserDep, Services, ServicesDep, UserDep
-from coach.web.render import render
+from coach.web.render import draft_not_saved_signed_out, render
 from coach.web.routes.auth import sign_in_context
 
 router = APIRouter(include_in_schema=False)
@@ -145,9 +145,7 @@ def save_interview_draft(
     answer: Annotated[str, Form(max_length=FORM_ANSWER_MAX)] = "",
 ) -> Response:
     if user is None:
-        # No redirect: that would leave the page and its unsaved text. Submitting asks for the password.
-        error = "Not saved: your session ended. Keep writing; submitting will ask you to sign in."
-        return render(request, "_draft_status.html", {"saved_at": None, "error": error}, status_code=401)
+        return draft_not_saved_signed_out(request)
     interview = _interview(services, user, session_id)
     ask = interview.next_prompt()
     if ask is None:

@@ -13,7 +13,7 @@ from coach.grading.text import MAX_ANSWER_CHARS, check_answer
 from coach.storage import repository
 from coach.storage.tables import Attempt, User
 from coach.web.deps import MaybeUserDep, ServicesDep, UserDep
-from coach.web.render import answer_segments, parse_grade, render
+from coach.web.render import answer_segments, draft_not_saved_signed_out, parse_grade, render
 from coach.web.routes.auth import sign_in_context
 
 router = APIRouter(include_in_schema=False)
@@ -68,9 +68,7 @@ def save_draft(
 ) -> Response:
     """Autosave (htmx, a few seconds after typing stops); answers with a one-line status for the page."""
     if user is None:
-        # No redirect: that would leave the page and its unsaved text. Submitting asks for the password.
-        error = "Not saved: your session ended. Keep writing; submitting will ask you to sign in."
-        return render(request, "_draft_status.html", {"saved_at": None, "error": error}, status_code=401)
+        return draft_not_saved_signed_out(request)
     services.bank.get(question_id)
     draft = repository.save_draft(services.db, user_id=user.id, question_id=question_id, text=answer)
     return render(request, "_draft_status.html", {"saved_at": draft.updated_at, "error": None})
