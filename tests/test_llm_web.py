@@ -128,6 +128,29 @@ def test_opting_in_is_refused_when_no_endpoint_is_configured(make_app):
         assert not repository.get_user(app.state.services.db, user_id=user_id(app, "ada@example.org")).llm_opt_in
 
 
+def test_drafting_from_notes_without_javascript_returns_the_whole_practice_page_with_the_draft(make_app):
+    app = make_app()
+    with client_for(app) as client:
+        signed_up(client)
+        path = f"/practice/{GOOD_QUESTION}/draft-help"
+        notes = "led the audit of decline rates\nshadow mode for two weeks"
+        plain = post_form(client, path, {"notes": notes}, from_page=f"/practice/{GOOD_QUESTION}")
+        assert plain.status_code == 200
+        html = page(plain)
+        assert html.find("main") is not None and html.find(id="question-text") is not None  # a page, not a fragment
+        assert html.find("form", attrs={"data-answer-form": True}) is not None
+        assert html.find("details", class_="draft-notes").has_attr("open")
+        assert html.find("textarea", id="notes").get_text() == notes
+        section = html.find(id="draft-help")
+        assert section.name == "section" and section["data-draft-source"] == "outline"
+        assert "led the audit of decline rates" in section.get_text()
+        token = page(client.get(f"/practice/{GOOD_QUESTION}")).find("input", attrs={"name": "csrf_token"})["value"]
+        swapped = client.post(path, data={"csrf_token": token, "notes": notes}, headers={"hx-request": "true"})
+        fragment = page(swapped)
+        assert swapped.status_code == 200 and fragment.find("main") is None  # htmx swaps in the section alone
+        assert fragment.find(id="draft-help")["data-draft-source"] == "outline"
+
+
 # --- the feedback, labelled and polled -------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from coach.storage import repository
 from coach.storage.tables import Attempt, User
 from coach.web.deps import ServicesDep, UserDep
 from coach.web.render import render
+from coach.web.routes.practice import practice_context
 
 router = APIRouter(include_in_schema=False)
 
@@ -112,4 +113,9 @@ def draft_help(
         raise NotFound(f"No question {question_id!r}.")
     provider = services.llm.provider if services.llm is not None and user.llm_opt_in else None
     draft = draft_answer(provider, question, notes, user_key=f"user:{user.id}")
-    return render(request, "_draft_help.html", {"draft": draft, "question": question} | _state(services, user))
+    if request.headers.get("hx-request"):
+        return render(request, "_draft_help.html", {"draft": draft, "question": question} | _state(services, user))
+    # A plain form POST (no JavaScript): the whole practice page again, with the draft and the notes in place.
+    context = practice_context(services, user, question_id, previous_id=None)
+    context.update(draft=draft, notes=notes, restored=False)
+    return render(request, "practice.html", context)

@@ -22,7 +22,7 @@ router = APIRouter(include_in_schema=False)
 FORM_ANSWER_MAX = MAX_ANSWER_CHARS * 2
 
 
-def _practice_context(
+def practice_context(
     services: ServicesDep, user: User, question_id: str, *, previous_id: str | None, text: str | None = None
 ) -> dict[str, object]:
     question = services.bank.get(question_id)
@@ -42,6 +42,8 @@ def _practice_context(
         "idempotency_key": uuid.uuid4().hex,
         "max_chars": MAX_ANSWER_CHARS,
         "error": None,
+        "draft": None,  # drafting from notes: filled in when the form is posted without JavaScript
+        "notes": "",
     }
 
 
@@ -53,7 +55,7 @@ def practice_page(
     question_id: str,
     previous: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
-    context = _practice_context(services, user, question_id, previous_id=previous or None)
+    context = practice_context(services, user, question_id, previous_id=previous or None)
     context["restored"] = bool(request.query_params.get("restored"))
     return render(request, "practice.html", context)
 
@@ -97,7 +99,7 @@ def submit_answer(
     try:
         check_answer(answer)
     except InvalidInput as error:
-        context = _practice_context(services, user, question_id, previous_id=previous or None, text=answer)
+        context = practice_context(services, user, question_id, previous_id=previous or None, text=answer)
         context.update(error=error.message, restored=False)
         return render(request, "practice.html", context, status_code=422)
     services.bank.get(question_id)
@@ -113,7 +115,7 @@ def submit_answer(
     except StorageError as error:
         # Nothing was saved: the same page again, with the text in the box and the same key, so a
         # resubmission once space is freed stores the answer once.
-        context = _practice_context(services, user, question_id, previous_id=previous or None, text=answer)
+        context = practice_context(services, user, question_id, previous_id=previous or None, text=answer)
         full = isinstance(error, StorageFull)
         summary = "Storage is full: your answer was not saved." if full else "Your answer was not saved."
         context.update(
