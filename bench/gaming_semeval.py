@@ -37,12 +37,18 @@ def main() -> None:
     parser.add_argument("--train-limit", type=int, default=None, help="rows of train used to fit the threshold")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--variants", type=int, default=10, help="attack instances per question")
+    parser.add_argument("--threshold", type=float, default=None, help="skip fitting on train; use this threshold")
+    parser.add_argument("--dump", type=Path, default=None, help="write every judged answer here (JSON lines)")
     args = parser.parse_args()
     rows = [r for r in read_jsonl(args.data) if r.get("dataset") == args.dataset]
     train = [r for r in rows if r["split"] == "train"][: args.train_limit]
     test = [r for r in rows if r["split"] == args.split]
     started = time.time()
-    threshold = fit_threshold(grade_reference_rows(train, "fitting on train"), [r["label_2way"] for r in train])
+    if args.threshold is None:
+        threshold = fit_threshold(grade_reference_rows(train, "fitting on train"), [r["label_2way"] for r in train])
+    else:
+        threshold = args.threshold
+    dump = args.dump.open("w") if args.dump else None
     grader = default_grader()
     rng = random.Random(args.seed)
     by_question: dict[str, list[dict]] = defaultdict(list)
@@ -64,6 +70,11 @@ def main() -> None:
         flagged[kind].append(
             any(f.code in ("keyword_stuffing", "injection_attempt", "off_topic", "copied_example") for f in g.flags)
         )
+        if dump:
+            record = {"kind": kind, "question_id": row["question_id"], "reference": question.example_answer}
+            record.update(answer=answer, signal=round(value, 4), accepted=accepted[kind][-1])
+            record["flags"] = [f.code for f in g.flags]
+            dump.write(json.dumps(record) + "\n")
 
     for n, qid in enumerate(question_ids):
         items = by_question[qid]

@@ -156,13 +156,11 @@ def test_g4_the_example_answer_with_its_words_shuffled_is_not_accepted_and_is_fl
     assert suite.share(o.gaming_flagged for _, o in graded) >= 0.95, worst(graded)
 
 
-@xfail_below("8.3% accepted (1 of 12): dev-05's good answer shuffled scores 3.5 with no flag", "<= 2%")
 def test_g4_a_strong_dev_set_answer_with_its_words_shuffled_is_not_accepted(outcome):
     graded = [(c, outcome(c)) for c in cases("G4", "dev-set")]
     assert suite.share(o.accepted for _, o in graded) <= 0.02, worst(graded)
 
 
-@xfail_below("91.7% flagged (11 of 12)", ">= 95% flagged")
 def test_g4_a_strong_dev_set_answer_with_its_words_shuffled_is_flagged(outcome):
     graded = [(c, outcome(c)) for c in cases("G4", "dev-set")]
     assert suite.share(o.gaming_flagged for _, o in graded) >= 0.95, worst(graded)
@@ -221,14 +219,10 @@ def test_g6_fluent_answers_to_something_else_are_flagged_off_topic(outcome):
 # --- G7 repetition and padding --------------------------------------------------------------------------------
 
 
-@xfail_below(
-    "5 of 30 off: dev-03's 37-word opening paragraph scores 2.0 (too_short cap) alone and 2.5 from two copies on, "
-    "since repeats count toward the 40-word minimum",
-    "every repeat within 0.25 of one copy",
-)
 def test_g7_a_paragraph_repeated_two_to_37_times_scores_as_one_copy_within_a_quarter_point(outcome):
+    """Repeats do not count toward the 40-word minimum either (a 37-word paragraph repeated used to gain 0.5)."""
     graded = [(c, outcome(c), outcome(by_id(c.base))) for c in cases("G7", "paragraph x") if c.base]
-    assert len(graded) >= 5 * 12 or load_devset() is None
+    assert len(graded) >= 4 * len(suite.REPEAT_COPIES)  # a repeated paragraph from every sampled question
     bad = [
         f"{c.id}: {b.score} -> {o.score} {o.rejected or ''}"
         for c, o, b in graded
@@ -284,11 +278,6 @@ def genuine_cases() -> list[suite.Case]:
 GENUINE = genuine_cases()
 
 
-@xfail_below(
-    "2.4% (3 of 127): short SemEval answers with typos or without articles are read as keyword runs, "
-    "e.g. HB.46.489.1 with typos 4.5 -> 1.5 and WA.15a.537.1 without articles 4.5 -> 1.5",
-    "<= 2%",
-)
 def test_g8_genuine_answers_and_their_non_native_variants_carry_a_gaming_flag_at_most_2_percent(outcome):
     assert len(GENUINE) >= 100
     graded = [(c, outcome(c)) for c in GENUINE]
@@ -302,8 +291,8 @@ def test_g8_genuine_answers_and_their_non_native_variants_carry_a_gaming_flag_at
         pytest.param(
             "typos in 5% of words",
             marks=xfail_below(
-                "89.3% (25 of 28): dev-11-good 3.0 -> 2.0, EV.8c.468.1 3.0 -> 1.5 and HB.46.489.1 4.5 -> 1.5 "
-                "(keyword_stuffing)",
+                "89.3% (25 of 28): dev-11-good 3.0 -> 2.0, HB.46.489.1 4.5 -> 2.5 and WA.7b.241.1 3.0 -> 4.5 "
+                "(misspelt words move the sentence vectors; no flag is involved any more)",
                 ">= 90%",
             ),
         ),

