@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from test_web_support import (
     ANSWER,
@@ -66,6 +68,34 @@ def test_grading_stores_the_attempt_and_returns_the_grade(app, client, headers):
     again = client.post("/api/v1/grade", json=body, headers=headers).json()
     assert again["id"] == attempt["id"]  # a retry with the same key stores nothing new
     assert len(repository.list_attempts(app.state.services.db, user_id=1)) == 1
+
+
+def test_answers_still_queued_when_the_api_stops_waiting_are_graded_later(app, client, headers, monkeypatch):
+    from coach.web.routes import api
+
+    monkeypatch.setattr(api, "GRADE_WAIT_SECONDS", 0.2)
+    worker = app.state.services.worker
+    grader = worker._load_grader()
+    original = grader.grade
+    release = threading.Event()
+    monkeypatch.setattr(grader, "grade", lambda *a, **kw: release.wait(60) and original(*a, **kw))
+    try:
+        # The first is held in the grader, the second waits in the queue behind it: both come back 202.
+        answers = [
+            client.post(
+                "/api/v1/grade", json={"question_id": GOOD_QUESTION, "answer": f"{ANSWER} ({n})"}, headers=headers
+            )
+            for n in range(2)
+        ]
+        assert [a.status_code for a in answers] == [202, 202]
+    finally:
+        release.set()
+    worker.wait_idle(timeout=120)
+    # Giving up waiting used to cancel the queued job: the second answer stayed 'stored' until a restart.
+    statuses = [
+        repository.get_attempt(app.state.services.db, user_id=1, attempt_id=a.json()["id"]).status for a in answers
+    ]
+    assert statuses == ["graded", "graded"] and worker.pending == 0
 
 
 def test_grading_an_unusable_answer_is_a_422_with_the_reason(client, headers):

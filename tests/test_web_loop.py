@@ -58,10 +58,16 @@ def _running_loop_in_this_thread() -> bool:
 
 
 @pytest.fixture
-def live(make_app) -> Iterator[tuple[str, object]]:
+def live(make_app, monkeypatch) -> Iterator[tuple[str, object]]:
     """The app on uvicorn in a thread (its own event loop), as `coach serve` runs it."""
     import uvicorn
 
+    from coach.web.routes import practice
+
+    # Submitting waits for a quick grade and the status request is held until the grade exists: shortened here,
+    # where grading is held on purpose (tests/test_web_practice.py covers both waits).
+    monkeypatch.setattr(practice, "SUBMIT_WAIT_SECONDS", 0.05)
+    monkeypatch.setattr(practice, "STATUS_HOLD_SECONDS", 0.2)
     app = make_app("loop")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -143,6 +149,48 @@ def test_the_server_answers_while_an_answer_is_being_graded(live, monkeypatch):
     assert events == ["acknowledged", "healthz answered", "page answered", "graded"]
     assert grading_threads == [(grading_threads[0][0], False)]
     assert grading_threads[0][0].startswith("coach-grading")
+
+
+def test_a_status_request_held_until_the_grade_exists_holds_up_nobody(live, monkeypatch):
+    """The feedback page's status request waits on the loop for the grade: meanwhile /healthz and pages answer,
+    and it answers once the held grading ends (the wait is neither a blocked loop nor a pool thread)."""
+    from coach.web.routes import practice
+
+    base_url, app = live
+    services = app.state.services
+    grader = services.worker.grader()
+    original = grader.grade
+    inside, release = threading.Event(), threading.Event()
+
+    def held(*args, **kwargs):
+        inside.set()
+        release.wait(HANG_GUARD)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(grader, "grade", held)
+    monkeypatch.setattr(practice, "STATUS_HOLD_SECONDS", HANG_GUARD)
+    waiting = threading.Event()
+    wait_for_grade = services.worker.wait_for_grade
+
+    async def noting(*args, **kwargs):
+        waiting.set()
+        return await wait_for_grade(*args, **kwargs)
+
+    monkeypatch.setattr(services.worker, "wait_for_grade", noting)
+    with _client(base_url) as client, ThreadPoolExecutor(1) as pool:
+        _sign_up(client, "ada@example.org")
+        attempt_id = _submit(client)
+        assert inside.wait(HANG_GUARD), "grading never started"
+        held_status = pool.submit(client.get, f"/attempts/{attempt_id}/status")
+        assert waiting.wait(HANG_GUARD), "the status request never reached the wait"
+        with _client(base_url) as other:
+            assert other.get("/healthz").json() == {"status": "ok"}
+            assert other.get("/sign-in").status_code == 200
+        assert not held_status.done()
+        release.set()
+        answered = held_status.result(timeout=HANG_GUARD)
+    assert answered.status_code == 204 and answered.headers["hx-refresh"] == "true"
+    assert repository.get_attempt(services.db, user_id=1, attempt_id=attempt_id).status == "graded"
 
 
 def test_a_queue_of_real_grading_work_does_not_hold_up_health_checks(live, monkeypatch):

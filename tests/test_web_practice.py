@@ -24,6 +24,7 @@ from test_web_support import (
 )
 
 from coach.storage import repository
+from coach.web.routes import practice
 
 
 def test_the_practice_page_shows_the_question_a_timer_and_an_autosaving_answer_box(app, client):
@@ -94,7 +95,9 @@ def test_grading_runs_on_the_worker_thread_not_the_request(app, client, monkeypa
     assert threads and all(name.startswith("coach-grading") for name in threads)
 
 
-def test_the_feedback_page_polls_until_the_grade_is_there(app, client, monkeypatch):
+def test_the_feedback_page_asks_for_the_grade_until_it_is_there(app, client, monkeypatch):
+    monkeypatch.setattr(practice, "SUBMIT_WAIT_SECONDS", 0.05)
+    monkeypatch.setattr(practice, "STATUS_HOLD_SECONDS", 0.05)
     signed_up(client)
     release = threading.Event()
     grader = app.state.services.worker._load_grader()
@@ -110,15 +113,116 @@ def test_the_feedback_page_polls_until_the_grade_is_there(app, client, monkeypat
     waiting = page(client.get(f"/attempts/{attempt_id}"))
     poller = waiting.find(id="grading")
     assert poller["hx-get"] == f"/attempts/{attempt_id}/status"
-    assert "every 1s" in poller["hx-trigger"]
-    assert waiting.find("noscript") is not None  # without JavaScript the page refreshes itself
+    assert poller["hx-trigger"].split(",")[0].strip() == "load"  # asked at once; the server holds the request
     status = client.get(f"/attempts/{attempt_id}/status")
     assert status.status_code == 200 and "Grading" in status.text
+    assert page(status).find(id="grading")["hx-get"] == f"/attempts/{attempt_id}/status"  # and it asks again
     release.set()
     app.state.services.worker.wait_idle(timeout=120)
     done = client.get(f"/attempts/{attempt_id}/status")
     assert done.status_code == 204
     assert done.headers["hx-refresh"] == "true"
+
+
+def test_without_javascript_the_grading_page_refreshes_itself_and_links_to_the_feedback(app, client, monkeypatch):
+    monkeypatch.setattr(practice, "SUBMIT_WAIT_SECONDS", 0.05)
+    signed_up(client)
+    release = threading.Event()
+    grader = app.state.services.worker._load_grader()
+    original = grader.grade
+    monkeypatch.setattr(grader, "grade", lambda *a, **kw: release.wait(30) and original(*a, **kw))
+    attempt_id = submit_answer(client).headers["location"].split("/")[-1]
+    waiting = page(client.get(f"/attempts/{attempt_id}"))
+    refresh = waiting.select_one("head noscript")
+    assert refresh is not None and 'http-equiv="refresh"' in refresh.decode_contents()
+    assert waiting.find(id="grading").find("a")["href"] == f"/attempts/{attempt_id}"
+    release.set()
+    app.state.services.worker.wait_idle(timeout=120)
+    graded = page(client.get(f"/attempts/{attempt_id}"))
+    assert graded.find(id="grading") is None and graded.select_one("head noscript") is None
+
+
+def _held_status_request(app, client, attempt_id: str) -> tuple[threading.Thread, list, threading.Event]:
+    """GET the status in a thread; `entered` is set once the server is waiting for the grade."""
+    worker = app.state.services.worker
+    entered = threading.Event()
+    original = worker.wait_for_grade
+
+    async def noting(*args, **kwargs):
+        entered.set()
+        return await original(*args, **kwargs)
+
+    worker.wait_for_grade = noting
+    answers: list = []
+    thread = threading.Thread(target=lambda: answers.append(client.get(f"/attempts/{attempt_id}/status")))
+    thread.start()
+    return thread, answers, entered
+
+
+def test_the_status_request_answers_as_soon_as_this_process_saves_the_grade(app, client, monkeypatch):
+    monkeypatch.setattr(practice, "SUBMIT_WAIT_SECONDS", 0.05)
+    monkeypatch.setattr(practice, "STATUS_HOLD_SECONDS", 600)  # far longer than the test may take
+    signed_up(client)
+    release = threading.Event()
+    grader = app.state.services.worker._load_grader()
+    original = grader.grade
+    monkeypatch.setattr(grader, "grade", lambda *a, **kw: release.wait(30) and original(*a, **kw))
+    attempt_id = submit_answer(client).headers["location"].split("/")[-1]
+    thread, answers, entered = _held_status_request(app, client, attempt_id)
+    assert entered.wait(30)
+    thread.join(0.3)
+    assert thread.is_alive() and not answers  # held while the grade does not exist
+    release.set()
+    thread.join(60)  # only a guard: without the wake-up it would be held for the full 600 s
+    assert not thread.is_alive()
+    assert answers[0].status_code == 204 and answers[0].headers["hx-refresh"] == "true"
+
+
+def test_the_status_request_sees_a_grade_saved_by_another_process(app, client, monkeypatch):
+    monkeypatch.setattr(practice, "STATUS_HOLD_SECONDS", 600)
+    signed_up(client)
+    db = app.state.services.db
+    # Stored but never queued here: as if another server process had received it and is grading it.
+    stored = repository.store_attempt(db, user_id=1, question_id=GOOD_QUESTION, answer=ANSWER)
+    thread, answers, entered = _held_status_request(app, client, stored.id)
+    assert entered.wait(30)
+    thread.join(0.3)
+    assert thread.is_alive() and not answers
+    repository.mark_attempt_failed(db, attempt_id=stored.id, error="graded elsewhere (a test)")
+    thread.join(60)  # only a guard: the server reads the attempt again every fraction of a second
+    assert not thread.is_alive()
+    assert answers[0].status_code == 204
+
+
+def test_submitting_lands_on_the_graded_page_when_the_grader_is_free(app, client, monkeypatch):
+    monkeypatch.setattr(practice, "SUBMIT_WAIT_SECONDS", 600)  # so a slow test machine cannot make it flaky
+    signed_up(client)
+    response = submit_answer(client)
+    assert response.status_code == 303
+    attempt_id = response.headers["location"].split("/")[-1]
+    attempt = repository.get_attempt(app.state.services.db, user_id=1, attempt_id=attempt_id)
+    assert attempt.status == "graded"  # before the redirect was sent
+    landed = page(client.get(response.headers["location"]))
+    assert landed.find(id="grading") is None and landed.select_one(".score-card") is not None
+
+
+def test_submitting_does_not_wait_when_the_grader_is_busy(app, client, monkeypatch):
+    monkeypatch.setattr(practice, "SUBMIT_WAIT_SECONDS", 600)
+    signed_up(client)
+    worker = app.state.services.worker
+    release = threading.Event()
+    grader = worker._load_grader()
+    original = grader.grade
+    monkeypatch.setattr(grader, "grade", lambda *a, **kw: release.wait(60) and original(*a, **kw))
+    monkeypatch.setattr(worker, "_seconds_per_answer", 1000.0)  # as if each answer had taken 1000 s lately
+    try:
+        response = submit_answer(client)  # would wait until release (60 s) if it waited for the grade
+        attempt_id = response.headers["location"].split("/")[-1]
+        assert repository.get_attempt(app.state.services.db, user_id=1, attempt_id=attempt_id).status == "stored"
+    finally:
+        release.set()
+    worker.wait_idle(timeout=120)
+    assert repository.get_attempt(app.state.services.db, user_id=1, attempt_id=attempt_id).status == "graded"
 
 
 def test_the_feedback_shows_the_score_the_checklist_and_highlights_the_evidence(app, client):

@@ -9,6 +9,8 @@ the API client can send it again). Health probes are never shed, so a monitor se
 
 from __future__ import annotations
 
+import re
+
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from coach.web.security import ErrorRenderer
@@ -17,6 +19,10 @@ from coach.web.security import ErrorRenderer
 MAX_IN_FLIGHT = 64
 RETRY_AFTER_SECONDS = 5
 NEVER_SHED = ("/healthz", "/readyz")
+# The feedback page's status request waits for the grade on the event loop, holding no pool thread (its reads of
+# the attempt take one briefly, in turn like any other): neither counted nor shed, so a room of people watching
+# the spinner does not turn page views away.
+HELD_WITHOUT_A_THREAD = re.compile(r"/attempts/[^/]+/status")
 
 
 class Backpressure:
@@ -28,7 +34,12 @@ class Backpressure:
         self.shed = 0  # read by tests and benches
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in NEVER_SHED or scope["path"].startswith("/static/"):
+        if (
+            scope["type"] != "http"
+            or scope["path"] in NEVER_SHED
+            or scope["path"].startswith("/static/")
+            or HELD_WITHOUT_A_THREAD.fullmatch(scope["path"])
+        ):
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.max_in_flight:

@@ -8,11 +8,16 @@ with several server processes each has its own worker (see the module docstring 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+
+from anyio import to_thread
 
 from coach.bank.loader import Bank
 from coach.errors import CoachError
@@ -37,6 +42,12 @@ def _limit_blas_threads() -> None:
     except ImportError:  # pragma: no cover - a dependency; without it the library's default stays
         return
     threadpool_limits(limits=BLAS_THREADS, user_api="blas")
+
+
+def _wake(loop: asyncio.AbstractEventLoop, event: asyncio.Event, _job: Future[None]) -> None:
+    """Set `event` on its loop from the grading thread; nothing to do once that loop has closed."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(event.set)
 
 
 class _Stopped(Exception):
@@ -72,6 +83,8 @@ class GradingWorker:
         self.load_error: str | None = None
         self._pending = 0  # answers queued or being graded in this process
         self._pending_lock = threading.Lock()
+        self._queued: dict[str, Future[None]] = {}  # attempt id -> its job, while queued or being graded here
+        self._seconds_per_answer = 0.3  # a moving average of the time one answer takes to grade (expected_wait)
 
     def start(self) -> None:
         """Start loading the grader (idempotent); queued answers wait for it."""
@@ -165,7 +178,7 @@ class GradingWorker:
         with self._pending_lock:
             self._pending += 1
         try:
-            return executor.submit(self._counted_grade, attempt.id, attempt.user_id)
+            job = executor.submit(self._counted_grade, attempt.id, attempt.user_id, time.perf_counter())
         except RuntimeError:  # shut down between the check and the submit
             with self._pending_lock:
                 self._pending -= 1
@@ -174,6 +187,43 @@ class GradingWorker:
             with self._pending_lock:
                 self._pending -= 1
             raise
+        self._queued[attempt.id] = job
+        job.add_done_callback(functools.partial(self._forget, attempt.id))
+        return job
+
+    def _forget(self, attempt_id: str, job: Future[None]) -> None:
+        if self._queued.get(attempt_id) is job:
+            del self._queued[attempt_id]
+
+    def expected_wait(self) -> float:
+        """Roughly how many seconds until every answer queued in this process so far is graded."""
+        return self._pending * self._seconds_per_answer
+
+    async def wait_for_grade(self, attempt_id: str, *, user_id: int, timeout: float, recheck: float = 0.15) -> Attempt:
+        """Wait, without holding a thread, until the attempt is no longer 'stored' or `timeout` seconds pass;
+        return it as stored now.
+
+        An attempt queued in this process wakes the waiter the moment its grading job ends. Any other (queued in
+        another server process, or not queued yet) is looked up again every `recheck` seconds, a cheap read."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            job = self._queued.get(attempt_id)  # looked up before the read, so a grade saved in between is seen
+            attempt = await to_thread.run_sync(
+                lambda: repository.get_attempt(self._db, user_id=user_id, attempt_id=attempt_id)
+            )
+            remaining = deadline - loop.time()
+            if attempt.status != "stored" or remaining <= 0:
+                return attempt
+            if job is None:
+                await asyncio.sleep(min(recheck, remaining))
+                continue
+            # An event rather than awaiting the job: a timeout must never cancel the job (a cancelled job leaves
+            # the answer ungraded until the next start), and a job cancelled at shutdown must not cancel us.
+            done = asyncio.Event()
+            job.add_done_callback(functools.partial(_wake, loop, done))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), remaining)
 
     @staticmethod
     def _deferred() -> Future[None]:
@@ -181,12 +231,14 @@ class GradingWorker:
         done.set_result(None)
         return done
 
-    def _counted_grade(self, attempt_id: str, user_id: int) -> None:
+    def _counted_grade(self, attempt_id: str, user_id: int, queued_at: float) -> None:
+        started = time.perf_counter()
         try:
-            self._grade(attempt_id, user_id)
+            self._grade(attempt_id, user_id, queued_at)
         finally:
             with self._pending_lock:
                 self._pending -= 1
+            self._seconds_per_answer = 0.8 * self._seconds_per_answer + 0.2 * (time.perf_counter() - started)
 
     def wait_idle(self, timeout: float | None = None) -> None:
         """Block until everything queued so far has been graded (tests and shutdown use it)."""
@@ -202,7 +254,8 @@ class GradingWorker:
                 self._executor.shutdown(wait=False, cancel_futures=True)
                 self._executor = None
 
-    def _grade(self, attempt_id: str, user_id: int) -> None:
+    def _grade(self, attempt_id: str, user_id: int, queued_at: float) -> None:
+        started = time.perf_counter()
         try:
             attempt = repository.get_attempt(self._db, user_id=user_id, attempt_id=attempt_id)
         except CoachError:
@@ -217,7 +270,9 @@ class GradingWorker:
                 raise CoachError(f"Question {attempt.question_id!r} is no longer in the bank, so it cannot be graded.")
             # attempt.seconds is the time spent writing, not speaking: the grader's pace figures would be wrong,
             # so the delivery section estimates spoken time from the words instead.
+            graded_from, cpu_from = time.perf_counter(), time.thread_time()
             grade = self._grader.grade(question, attempt.answer)
+            graded_at, cpu = time.perf_counter(), time.thread_time() - cpu_from
             repository.save_grade(
                 self._db,
                 attempt_id=attempt_id,
@@ -229,6 +284,21 @@ class GradingWorker:
             if attempt.kind == "answer":
                 # The question comes back for review when its card says so (the same rule as `coach regrade`).
                 schedule_attempt(self._db, user_id=user_id, attempt=attempt, score=grade.score, now=utcnow())
+            # One line per answer (no answer text): where its wait went. Grading wall time far above the grading
+            # thread's CPU time means it waited for a core or the GIL (the model's second thread is not counted);
+            # a long queue time means answers came in faster than they are graded. bench/load_users.py
+            # summarises these lines.
+            log.info(
+                "graded attempt %s: queued %.0f ms, loading %.0f ms, grading %.0f ms (cpu %.0f ms), "
+                "saving %.0f ms, %d waiting",
+                attempt_id,
+                1000 * (started - queued_at),
+                1000 * (graded_from - started),
+                1000 * (graded_at - graded_from),
+                1000 * cpu,
+                1000 * (time.perf_counter() - graded_at),
+                self._pending - 1,
+            )
         except CoachError as error:
             self._fail(attempt_id, error.message)
         except Exception as error:

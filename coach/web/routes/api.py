@@ -6,8 +6,6 @@ CSRF token: another site cannot make a browser send the Authorization header wit
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -168,10 +166,11 @@ async def grade(request: Request, services: ServicesDep, user: ApiUserDep, body:
         idempotency_key=body.idempotency_key,
     )
     if attempt.status == "stored":
-        with contextlib.suppress(TimeoutError):  # then 202: the client polls /attempts/{id}
-            queued = await run_in_threadpool(services.worker.submit, attempt)
-            await asyncio.wait_for(asyncio.wrap_future(queued), GRADE_WAIT_SECONDS)
-        attempt = await run_in_threadpool(repository.get_attempt, services.db, user_id=user.id, attempt_id=attempt.id)
+        queued = await run_in_threadpool(services.worker.submit, attempt)
+        # Still 'stored' after the wait: 202, and the client polls /attempts/{id}. (This used to await the job
+        # itself, and the timeout cancelled a job still in the queue: that answer stayed ungraded until a restart.)
+        wait = 0 if queued.done() else GRADE_WAIT_SECONDS
+        attempt = await services.worker.wait_for_grade(attempt.id, user_id=user.id, timeout=wait)
     code = status.HTTP_202_ACCEPTED if attempt.status == "stored" else status.HTTP_200_OK
     headers = {"location": str(request.url_for("get_attempt", attempt_id=attempt.id))}
     return JSONResponse(AttemptOut.of(attempt).model_dump(mode="json"), status_code=code, headers=headers)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from coach.errors import InvalidInput, NotFound, StorageError, StorageFull
 from coach.grading.text import MAX_ANSWER_CHARS, check_answer
@@ -20,6 +21,11 @@ router = APIRouter(include_in_schema=False)
 
 # Above the grader's cap, so an over-long answer reaches check_answer and comes back with the text kept.
 FORM_ANSWER_MAX = MAX_ANSWER_CHARS * 2
+# How long submitting waits for the grade before redirecting, when the grader's queue is short enough for it to
+# come in time (one answer takes 0.1-0.5 s here); past it, the feedback page shows the spinner and waits itself.
+SUBMIT_WAIT_SECONDS = 1.5
+# How long a status request is held while the answer is being graded (well below proxies' read timeouts).
+STATUS_HOLD_SECONDS = 5.0
 
 
 def practice_context(
@@ -77,7 +83,7 @@ def save_draft(
 
 
 @router.post("/practice/{question_id}")
-def submit_answer(
+async def submit_answer(
     request: Request,
     services: ServicesDep,
     user: MaybeUserDep,
@@ -87,7 +93,33 @@ def submit_answer(
     seconds: Annotated[str, Form(max_length=20)] = "",
     previous: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    """Store the answer (committed), queue it for grading, and go to its feedback page."""
+    """Store the answer (committed), queue it for grading, and go to its feedback page.
+
+    When the grader is free enough to finish within SUBMIT_WAIT_SECONDS, the redirect waits for the grade (on the
+    event loop, not in a pool thread), so the feedback page opens graded instead of showing the spinner."""
+    stored = await run_in_threadpool(
+        _store_answer, request, services, user, question_id, answer, idempotency_key, seconds, previous
+    )
+    if isinstance(stored, Response):
+        return stored
+    attempt, queued = stored
+    if user is not None and queued and services.worker.expected_wait() <= SUBMIT_WAIT_SECONDS:
+        await services.worker.wait_for_grade(attempt.id, user_id=user.id, timeout=SUBMIT_WAIT_SECONDS)
+    suffix = f"?previous={previous}" if previous else ""
+    return RedirectResponse(f"/attempts/{attempt.id}{suffix}", status_code=303)
+
+
+def _store_answer(
+    request: Request,
+    services: ServicesDep,
+    user: User | None,
+    question_id: str,
+    answer: str,
+    idempotency_key: str,
+    seconds: str,
+    previous: str,
+) -> Response | tuple[Attempt, bool]:
+    """The answer committed and queued (with whether it went to this process's grader), or the page to show."""
     if user is None:
         # The session ended while the answer was being written: ask for the password again and keep the
         # text in the sign-in form, which saves it as the draft once signed in (nothing is stored before).
@@ -125,10 +157,8 @@ def submit_answer(
             idempotency_key=idempotency_key,
         )
         return render(request, "practice.html", context, status_code=507 if full else 503)
-    if attempt.status == "stored":
-        services.worker.submit(attempt)
-    suffix = f"?previous={previous}" if previous else ""
-    return RedirectResponse(f"/attempts/{attempt.id}{suffix}", status_code=303)
+    queued = attempt.status == "stored" and not services.worker.submit(attempt).done()
+    return attempt, queued
 
 
 def _seconds(value: str) -> float | None:
@@ -169,11 +199,13 @@ def attempt_page(
 
 
 @router.get("/attempts/{attempt_id}/status")
-def attempt_status(request: Request, services: ServicesDep, user: UserDep, attempt_id: str) -> Response:
-    """Polled by the feedback page while grading runs; once graded, htmx reloads the page."""
-    attempt = repository.get_attempt(services.db, user_id=user.id, attempt_id=attempt_id)
+async def attempt_status(request: Request, services: ServicesDep, user: UserDep, attempt_id: str) -> Response:
+    """Asked by the feedback page while grading runs. Held open (without a thread) until the grade is saved or
+    STATUS_HOLD_SECONDS pass: 204 + HX-Refresh once graded (htmx reloads the page), else the panel again, whose
+    `load` trigger asks at once. The page so shows the grade as soon as it exists, not at the next poll."""
+    attempt = await services.worker.wait_for_grade(attempt_id, user_id=user.id, timeout=STATUS_HOLD_SECONDS)
     if attempt.status == "stored":
-        return render(request, "_grading.html", {"attempt": attempt})
+        return await run_in_threadpool(render, request, "_grading.html", {"attempt": attempt})
     return Response(status_code=204, headers={"hx-refresh": "true"})
 
 
