@@ -148,9 +148,18 @@ def test_reference_terms_tacked_onto_the_end_of_a_wrong_answer_are_flagged(grade
     assert_gamed(separate, "keyword_stuffing")
 
 
+def test_every_reference_term_in_order_at_the_end_of_a_wrong_answer_is_still_a_list(grader):
+    question = reference_question(
+        "How do you find a damaged bulb?", "When there is a change in voltage you have found the damaged bulb"
+    )
+    answer = "there would be a reading of 0.00 v between the battery and the bulb. change voltage found damaged bulb"
+    assert_gamed(grader.grade(question, answer, reference_only=True), "keyword_stuffing")
+
+
 def test_a_short_reference_with_its_words_shuffled_is_flagged_but_a_near_copy_is_not(grader):
     question = reference_question("What does a damaged bulb do to a circuit?", "damaged bulb A creates a gap")
-    assert_gamed(grader.grade(question, "damaged a A bulb creates gap", reference_only=True), "keyword_stuffing")
+    for shuffled in ("damaged a A bulb creates gap", "gap bulb A damaged a creates"):
+        assert_gamed(grader.grade(question, shuffled, reference_only=True), "keyword_stuffing")
     near = grader.grade(question, "The damaged bulb A creates a gap in the path.", reference_only=True)
     assert not codes(near) & GAMING_FLAGS
 
