@@ -416,9 +416,7 @@ INVARIANCES = ("case", "whitespace", "punctuation", "spelling", "contractions")
 G9_EXAMPLES = 6  # per invariance in CI; `bench/grader_attacks.py` and a local run can raise it (G9_EXAMPLES env)
 
 
-G9_KNOWN = {
-    "whitespace": "5 of 6 within 0.25: dev-04-good moved more with doubled spaces, tabs and a line break",
-}
+G9_KNOWN: dict[str, str] = {}  # invariances the grader does not hold yet, with the measured figure
 
 
 @pytest.mark.parametrize(

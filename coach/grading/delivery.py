@@ -79,7 +79,7 @@ def _unique(items: list[str], limit: int = 12) -> tuple[str, ...]:
 
 def assess_specificity(units: Sequence[Unit]) -> SpecificityResult:
     """Concrete detail in the units that carry content (the caller leaves out lists and filler)."""
-    text = " ".join(u.text for u in units)
+    text = re.sub(r"\s+", " ", " ".join(u.text for u in units))  # "for  example" split by tabs or a line break
     numbers = _unique([m.group(0) for m in _NUMBER.finditer(text)])
     named = _unique(
         [m.group(0) for m in _NAMED.finditer(text)] + [a for a in _ACRONYM.findall(text) if a not in ("I", "AI", "OK")]

@@ -181,8 +181,9 @@ def _protect(text: str) -> str:
 
 
 # A colon or semicolon ends a unit only before a capital: "the labels: 0.72 fails" stays one sentence.
+# A line break ends one too, unless the line goes on in lower case ("e.g.\nthe audit"): a wrapped line.
 _SPLIT_RE = re.compile(
-    r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|(?<=[;:])\s+(?=[\"'(\[]?[A-Z])|(?<=[.!?])\s+(?=[a-z])|\n+|(?<=[.!?])(?=[A-Z][a-z])"
+    r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|(?<=[;:])\s+(?=[\"'(\[]?[A-Z])|(?<=[.!?])\s+(?=[a-z])|\n\s*(?![a-z\s])|\n\s*\n\s*|(?<=[.!?])(?=[A-Z][a-z])"
 )
 _LIST_ITEM_RE = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 
