@@ -218,7 +218,19 @@ def grade(
         status = "covered" if best >= COVERED_AT else "partial" if best >= PARTIAL_AT else "missing"
         weighted_credit += kp.weight * _credit(best)
         has_evidence = best_j is not None and status != "missing"
-        positions.append(best_j if has_evidence else None)
+        # Where the answer first makes the point, for the order of its structure: a point raised early and
+        # elaborated at the end was still raised early (adding a sentence must never break the order).
+        first_j = best_j
+        if has_evidence and best_j is not None:
+            first_j = next(
+                (
+                    j
+                    for j in range(best_j)
+                    if not list_mask[j] and j not in pitfall_units and float(semantic[i, j]) >= PARTIAL_AT
+                ),
+                best_j,
+            )
+        positions.append(first_j if has_evidence else None)
         results.append(
             KeyPointResult(
                 id=kp.id,
