@@ -51,7 +51,7 @@ run: install  ## serve the app at http://$(HOST):$(PORT) on the embedded default
 	$(BIN)/coach serve --host $(HOST) --port $(PORT)
 
 test: install-dev  ## the whole suite (SQLite; PostgreSQL too when COACH_TEST_DATABASE_URL is set)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 test-fast: install-dev
 	$(BIN)/python -m pytest -q -m "not browser and not llm"
