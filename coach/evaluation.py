@@ -40,7 +40,7 @@ def _ranks(values: Sequence[float]) -> np.ndarray:
 
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> float:
-    return pearson(_ranks(x), _ranks(y))
+    return pearson(_ranks(x).tolist(), _ranks(y).tolist())
 
 
 def quadratic_weighted_kappa(x: Sequence[int], y: Sequence[int]) -> float:

@@ -15,9 +15,11 @@ from coach.bank.loader import Bank, Entry
 from coach.bank.schema import Question
 
 _WORD = re.compile(r"[a-z0-9]+")
+# fmt: off
 _STOP = frozenset(
     ["a", "an", "and", "are", "as", "at", "be", "by", "do", "for", "from", "how", "i", "in", "is", "it", "of", "on", "or", "that", "the", "this", "to", "was", "we", "what", "when", "where", "which", "who", "why", "will", "with", "you", "your", "would", "can", "could", "should", "me", "my", "our", "about", "into"]
 )
+# fmt: on
 
 
 class EmbedBatch(Protocol):

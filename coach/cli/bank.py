@@ -43,7 +43,7 @@ def _check_choice(value: str | None, allowed: tuple[str, ...], name: str) -> Non
         raise InvalidInput(f"Unknown {name} {value!r}; choose one of: {', '.join(allowed)}.")
 
 
-def _filters(role, level, seniority, category, qtype, skill, region) -> Filters:  # type: ignore[no-untyped-def]
+def _filters(role, level, seniority, category, qtype, skill, region) -> Filters:
     _check_choice(level, LEVELS, "level")
     _check_choice(seniority, SENIORITIES, "seniority")
     _check_choice(category, CATEGORIES, "category")

@@ -20,7 +20,7 @@ def settings() -> Settings:
     return Settings()
 
 
-def load_bank(packs: Path | None = None):  # type: ignore[no-untyped-def]
+def load_bank(packs: Path | None = None):
     """The shipped packs plus COACH_PACKS_DIR and --packs; the shipped bank alone is parsed once."""
     from coach.bank.loader import load_bank as _load
 
@@ -51,12 +51,12 @@ def run_safely(app: typer.Typer, args: Sequence[str]) -> None:
         sys.exit(exc.exit_code)
 
 
-def friendly(func):  # type: ignore[no-untyped-def]
+def friendly(func):
     """Decorate a command so a CoachError prints its message and exits with its code (also under CliRunner)."""
     import functools
 
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except CoachError as exc:

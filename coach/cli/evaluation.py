@@ -120,11 +120,11 @@ def run_reference_data(path: Path, *, limit: int | None = None, dataset: str | N
     out["threshold"] = threshold
     out["fitted_on"] = fit_on
     for name, items in splits.items():
-        gold = [str(r[label_key]) if str(r[label_key]) == "correct" else "incorrect" for r in items]
-        pred = ["correct" if v >= threshold else "incorrect" for v in values[name]]
+        labels = [str(r[label_key]) if str(r[label_key]) == "correct" else "incorrect" for r in items]
+        predicted = ["correct" if v >= threshold else "incorrect" for v in values[name]]
         out[name] = {
             "n": len(items),
-            "accuracy": round(sum(g == p for g, p in zip(gold, pred)) / len(items), 4),
-            "macro_f1": round(macro_f1(gold, pred), 4),
+            "accuracy": round(sum(g == p for g, p in zip(labels, predicted)) / len(items), 4),
+            "macro_f1": round(macro_f1(labels, predicted), 4),
         }
     return out

@@ -198,7 +198,8 @@ def grade(
     found: dict[int, tuple[float, int | None, tuple[str, ...], float]] = {}
     for i in order:
         kp = question.key_points[i]
-        best, best_j, best_hits, raw_best = 0.0, None, (), 0.0
+        best, best_j, raw_best = 0.0, None, 0.0
+        best_hits: tuple[str, ...] = ()
         for j, unit in enumerate(units):
             if list_mask[j] or j in pitfall_units:
                 continue

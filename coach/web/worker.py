@@ -141,7 +141,8 @@ class GradingWorker:
         try:
             for start in range(0, len(texts), 8):
                 self._wait_for_idle_grader()
-                self._grader.embedder.embed_shared(texts[start : start + 8])
+                embedder = self._grader.embedder
+                getattr(embedder, "embed_shared", embedder.embed_batch)(texts[start : start + 8])
         except _Stopped:
             return
         except Exception:
