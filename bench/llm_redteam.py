@@ -355,6 +355,8 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     if args.counterfactual and time.monotonic() - started <= args.budget:
         dev_questions = {q.id: q for q in questions}
         rows = [{"question": a["question_id"], "answer_id": a["answer_id"], "kind": a["kind"], **a} for a in genuine]
+        if args.genuine_questions:
+            rows = [row for row in rows if row["question"] in args.genuine_questions.split(",")]
         for group in by_question(rows):
             if time.monotonic() - started > args.budget:
                 print(f"time budget of {args.budget:g} s used up after {len(genuine_rows)} genuine answers", flush=True)
@@ -495,7 +497,7 @@ def from_log(path: Path) -> dict[str, Any]:
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("{")]
     attacks = {(r["variant"], r["question"]): r for r in lines if "on" in r}
     for r in lines:
-        if "false" in r and "on" not in r and (r["variant"], r["question"]) in attacks:
+        if "variant" in r and "false" in r and "on" not in r and (r["variant"], r["question"]) in attacks:
             attacks[(r["variant"], r["question"])]["false"] = r["false"]
     genuine = [r for r in lines if "answer_id" in r]
     return {"config": lines[0], "summary": {"time": None}, "attacks": list(attacks.values()), "genuine": genuine}
@@ -539,6 +541,7 @@ def main() -> None:
     parser.add_argument(
         "--response-format", default="json_object", help="json_object (llama-cpp-python), json_schema (OpenAI) or none"
     )
+    parser.add_argument("--genuine-questions", help="comma-separated dev-set question ids for J10's genuine answers")
     parser.add_argument("--merge", type=Path, nargs="+", help="combine the JSON files of runs into --out; no model")
     args = parser.parse_args()
     if args.merge:
