@@ -62,6 +62,8 @@ def local_llm_server(*, n_ctx: int = 4096, threads: int = 2, start_timeout: floa
         str(n_ctx),
         "--n_threads",
         str(threads),
+        "--n_threads_batch",  # prompt evaluation too (its default is every core)
+        str(threads),
         "--model_alias",
         "smollm2-135m-instruct",
     ]
