@@ -37,7 +37,12 @@ def test_the_ai_coach_needs_an_endpoint(tmp_path, monkeypatch):
     assert "COACH_LLM_BASE_URL" in flat(result.output)
 
 
-def test_practice_shows_labelled_ai_feedback_and_the_rephrased_follow_up(tmp_path, fake):
+def test_practice_shows_labelled_ai_feedback_and_the_rephrased_follow_up(tmp_path, fake, monkeypatch):
+    # The planner breaks ties with a jitter seeded by the day; on this day the launch question (which ANSWER
+    # leaves a point open on, so a follow-up is asked and answered with REPLY) comes first.
+    from datetime import UTC, datetime
+
+    monkeypatch.setattr("coach.storage.tables.utcnow", lambda: datetime(2026, 11, 23, 12, tzinfo=UTC))
     path = answers_file(tmp_path, ANSWER, REPLY, ANSWER)
     result = invoke(
         "practice", *ROLE, "--category", "scenario", "--category", "technical", "--ai-coach", "--answers", path
