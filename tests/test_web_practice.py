@@ -124,13 +124,19 @@ def test_the_feedback_page_asks_for_the_grade_until_it_is_there(app, client, mon
     assert done.headers["hx-refresh"] == "true"
 
 
-def test_without_javascript_the_grading_page_refreshes_itself_and_links_to_the_feedback(app, client, monkeypatch):
-    monkeypatch.setattr(practice, "SUBMIT_WAIT_SECONDS", 0.05)
-    signed_up(client)
+def _hold_grading(app, monkeypatch) -> threading.Event:
+    """Make grading wait until the returned event is set (the answer stays 'stored' meanwhile)."""
     release = threading.Event()
     grader = app.state.services.worker._load_grader()
     original = grader.grade
     monkeypatch.setattr(grader, "grade", lambda *a, **kw: release.wait(30) and original(*a, **kw))
+    return release
+
+
+def test_without_javascript_the_grading_page_refreshes_itself_and_links_to_the_feedback(app, client, monkeypatch):
+    monkeypatch.setattr(practice, "SUBMIT_WAIT_SECONDS", 0.05)
+    signed_up(client)
+    release = _hold_grading(app, monkeypatch)
     attempt_id = submit_answer(client).headers["location"].split("/")[-1]
     waiting = page(client.get(f"/attempts/{attempt_id}"))
     refresh = waiting.select_one("head noscript")
@@ -163,10 +169,7 @@ def test_the_status_request_answers_as_soon_as_this_process_saves_the_grade(app,
     monkeypatch.setattr(practice, "SUBMIT_WAIT_SECONDS", 0.05)
     monkeypatch.setattr(practice, "STATUS_HOLD_SECONDS", 600)  # far longer than the test may take
     signed_up(client)
-    release = threading.Event()
-    grader = app.state.services.worker._load_grader()
-    original = grader.grade
-    monkeypatch.setattr(grader, "grade", lambda *a, **kw: release.wait(30) and original(*a, **kw))
+    release = _hold_grading(app, monkeypatch)
     attempt_id = submit_answer(client).headers["location"].split("/")[-1]
     thread, answers, entered = _held_status_request(app, client, attempt_id)
     assert entered.wait(30)

@@ -366,7 +366,7 @@ def _local_order(answer: list[str], reference: list[str]) -> float:
         if b - a > 3:
             continue
         pairs += 1
-        if any(0 < pb - pa <= 3 for pa in positions[answer[a]] for pb in positions[answer[b]]):
+        if _ordered_after(answer[a], answer[b], positions):
             kept += 1
     return kept / pairs if pairs else 1.0
 
