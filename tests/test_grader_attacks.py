@@ -200,11 +200,6 @@ def test_g5_empty_and_whitespace_answers_are_a_validation_error(grader, blank):
 # --- G6 off-topic fluent answers ------------------------------------------------------------------------------
 
 
-@xfail_below(
-    "3.6% accepted (1 of 28): dev-07's example answer (testing a generative feature) scores 3.0 on dev-01 "
-    "(what responsible AI means) with no flag",
-    "<= 2%",
-)
 def test_g6_fluent_answers_to_something_else_are_not_accepted(outcome):
     graded = [(c, outcome(c)) for c in cases("G6")]
     assert suite.share(o.accepted for _, o in graded) <= 0.02, worst(graded)

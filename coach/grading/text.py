@@ -81,6 +81,9 @@ _ABBREVIATIONS = (
     "cf.",
     "jr.",
 )
+_ABBREVIATION_RE = re.compile(
+    r"(?<![A-Za-z\u00C0-\u024F.])(?:" + "|".join(re.escape(a) for a in _ABBREVIATIONS) + ")", re.IGNORECASE
+)
 _WORD_RE = re.compile(r"[A-Za-z\u00C0-\u024F0-9]+(?:['’][A-Za-z]+)?")
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\U000e0000-\U000e007f]")
 
@@ -171,9 +174,8 @@ class Unit:
 
 def _protect(text: str) -> str:
     protected = text
-    for abbr in _ABBREVIATIONS:
-        pattern = re.compile(re.escape(abbr), re.IGNORECASE)
-        protected = pattern.sub(lambda m: m.group(0).replace(".", "\x01"), protected)
+    # Whole words only: "harms." or "legal." ending a sentence is not "ms." or "al.".
+    protected = _ABBREVIATION_RE.sub(lambda m: m.group(0).replace(".", "\x01"), protected)
     # Decimals (0.8), initials (J. Smith) and section numbers (Art. 22.1) keep their dots.
     protected = re.sub(r"(?<=\d)\.(?=\d)", "\x01", protected)
     protected = re.sub(r"\b([A-Z])\.(?=\s?[A-Z]\.)", "\\1\x01", protected)
