@@ -13,8 +13,8 @@ from _grading_fixtures import LOADED_WITH, OFFLINE_ENV, load_devset, sockets_blo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coach.grading.embedders import CachedEmbedder, DiskCache, MiniLMEmbedder
-from coach.grading.engine import Grader
+from coach.grading.embedders import CachedEmbedder, DiskCache, MiniLMEmbedder, OnnxEmbedder
+from coach.grading.engine import Grader, draft_units
 from coach.grading.engine import grade as grade_fn
 from coach.grading.model import Grade
 from coach.grading.text import check_answer, split_units
@@ -293,3 +293,46 @@ def test_bucketed_vectors_equal_one_text_at_a_time(fresh_model):
     together = fresh_model.embed_batch(texts)
     alone = np.stack([fresh_model.embed_batch([t])[0] for t in texts])
     assert np.abs(together - alone).max() < 1e-5
+
+
+def test_an_onnx_vector_is_the_same_bit_for_bit_whatever_it_is_batched_with():
+    """The default backend's vector of a text must not depend on its batch (size, mates, padding): cached
+    vectors (from an autosaved draft or another answer) then equal freshly computed ones exactly."""
+    model = OnnxEmbedder()
+    texts = [*SENTENCES[:4], "Short.", "Odd.", "We would audit the model with legal before launch, then report."]
+    alone = {t: model.embed_batch([t])[0] for t in texts}
+    for start in range(len(texts)):
+        for size in (2, 3, len(texts)):
+            batch = (texts[start:] + texts[:start])[:size]
+            together = model.embed_batch(batch)
+            for row, text in zip(together, batch, strict=True):
+                assert np.array_equal(row, alone[text]), (text, float(np.abs(row - alone[text]).max()))
+
+
+def test_draft_units_are_the_finished_sentences_the_grader_will_embed():
+    assert draft_units("We audit the model first. Then we tell the regul") == ["We audit the model first."]
+    assert draft_units("We audit the model first. Then we tell them.") == [
+        "We audit the model first.",
+        "Then we tell them.",
+    ]
+    assert draft_units("Same point. Same point. Then") == ["Same point."]
+    assert draft_units("") == [] and draft_units("   ") == [] and draft_units("nul\x00") == []
+    answer = "We audit the model first. Then we tell them. Finally we fix it."
+    graded = {u.text for u in split_units(check_answer(answer))}
+    assert set(draft_units(answer[:40])) <= graded
+
+
+def test_grading_after_a_draft_was_prepared_gives_the_same_json_as_a_cold_grade(grader, devset):
+    """Autosave embeds a draft's sentences ahead of the submit; the grade must not know it happened."""
+    item = devset.answer("dev-02-excellent")
+    question = devset.questions[item["question_id"]]
+    text = item["text"]
+    cold = Grader(CachedEmbedder(grader.embedder.inner), grader.background)
+    warmed = Grader(CachedEmbedder(grader.embedder.inner), grader.background)
+    warmed.prepare(question)
+    draft = text[: len(text) * 2 // 3]
+    assert warmed.prepare_draft(draft) == len(draft_units(draft)) >= 2
+    misses = warmed.embedder.misses
+    assert warmed.grade(question, text).model_dump_json() == cold.grade(question, text).model_dump_json()
+    answer_units = {u.text for u in split_units(check_answer(text))}
+    assert warmed.embedder.misses - misses == len(answer_units - set(draft_units(draft)))  # only the rest

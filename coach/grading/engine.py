@@ -5,7 +5,8 @@ The method, thresholds and score formula are explained in docs/grading.md; chang
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +29,16 @@ from coach.grading.model import (
 )
 from coach.grading.rubric import cue_hits, cue_pattern
 from coach.grading.structure import assess_structure
-from coach.grading.text import Unit, check_answer, content_words, has_negation, split_units, words
+from coach.grading.text import (
+    MAX_ANSWER_CHARS,
+    Unit,
+    check_answer,
+    content_words,
+    has_negation,
+    normalise,
+    split_units,
+    words,
+)
 
 # Similarity bands (cosine, all-MiniLM-L6-v2), set on the dev set and the SemEval train split only.
 SUPPORT_LOW = 0.36  # below this a sentence gives no credit for a key point
@@ -96,6 +106,22 @@ def _dedupe(units: list[Unit]) -> tuple[list[Unit], int]:
     return unique, repeated
 
 
+_FINISHED_RE = re.compile(r"[.!?][\"')\]]*\s*$")
+
+
+def draft_units(draft: str) -> list[str]:
+    """The sentences of an unfinished answer that grading the finished one will embed: every unit but the one
+    being typed (the last, unless it already ends a sentence), each once. Splitting is the grader's own, so a
+    sentence left unchanged in the submitted answer gives the same unit text (and the same cached vector)."""
+    if not isinstance(draft, str) or not draft.strip() or len(draft) > MAX_ANSWER_CHARS or "\x00" in draft:
+        return []
+    text = normalise(draft).strip()
+    units = split_units(text)
+    if units and not _FINISHED_RE.search(text):
+        units = units[:-1]
+    return list(dict.fromkeys(u.text for u in _dedupe(units)[0]))
+
+
 def _credit(support: float) -> float:
     return float(np.clip((support - SUPPORT_LOW) / (SUPPORT_HIGH - SUPPORT_LOW), 0.0, 1.0))
 
@@ -114,6 +140,20 @@ class Grader:
     def prepare(self, question: Question) -> None:
         """Embed the question's rubric now (the embedder caches it), so its first answer is graded at full speed."""
         _prepare(question, self.embedder)
+
+    def prepare_draft(self, draft: str, *, batch: int = 4, keep_going: Callable[[], bool] | None = None) -> int:
+        """Embed the finished sentences of an answer still being written, into the embedder's memory cache only
+        (`embed_batch` never writes an answer's vectors to disk), so grading the submitted answer embeds only
+        what changed since. A few sentences at a time; stops early when `keep_going()` turns false. Returns
+        how many sentences were sent to the embedder (already cached ones cost a hash lookup)."""
+        texts = draft_units(draft)
+        done = 0
+        for start in range(0, len(texts), batch):
+            if keep_going is not None and not keep_going():
+                break
+            self.embedder.embed_batch(texts[start : start + batch])
+            done += len(texts[start : start + batch])
+        return done
 
     def grade(
         self, question: Question, answer: str, *, seconds: float | None = None, reference_only: bool = False
