@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from test_web_support import (
     ANSWER,
     app,  # noqa: F401
@@ -105,6 +107,17 @@ def test_drafts_are_kept_while_answering(app, client):
     assert saved.status_code == 200
     box = page(client.get(f"/interviews/{session_id}")).find("textarea", attrs={"name": "answer"})
     assert box.get_text() == "so far"
+
+
+def test_an_interview_draft_is_embedded_ahead_of_the_answer(app, client):
+    signed_up(client)
+    session_id = start(client)
+    finished = f"For interview {uuid.uuid4().hex[:8]} I would first map who is harmed."
+    post_form(client, f"/interviews/{session_id}/draft", {"answer": finished + " Then I wo"}, from_page="/")
+    worker = app.state.services.worker
+    assert worker.drafts_idle(timeout=60)
+    embedder = worker.grader().embedder
+    assert embedder.contains(finished) and not embedder.contains("Then I wo")
 
 
 def test_an_unusable_answer_is_refused_with_the_text_kept(client):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 
 from test_web_support import (
     ANSWER,
@@ -23,6 +24,8 @@ from test_web_support import (
     user_id,
 )
 
+from coach.grading.engine import draft_units
+from coach.grading.text import check_answer, split_units
 from coach.storage import repository
 from coach.web.routes import practice
 
@@ -49,6 +52,28 @@ def test_autosave_stores_the_draft_and_the_page_brings_it_back(app, client):
     assert draft.text == "half an answer"
     box = page(client.get(f"/practice/{GOOD_QUESTION}")).find("textarea", attrs={"name": "answer"})
     assert box.get_text() == "half an answer"
+
+
+def test_autosave_embeds_the_finished_sentences_so_the_submitted_answer_embeds_only_the_rest(app, client):
+    signed_up(client)
+    worker = app.state.services.worker
+    worker.wait_idle(timeout=120)
+    worker.grader().prepare(app.state.services.bank.get(GOOD_QUESTION))  # rubric vectors are not counted below
+    assert worker.search_ready.wait(60)  # nor the bank's, which the warm-up thread embeds
+    embedder = worker.grader().embedder
+    tag = uuid.uuid4().hex[:8]  # sentences no earlier test embedded
+    answer = f"In case {tag} I would start with the harms. " + ANSWER
+    draft = answer[: len(answer) // 2]
+    post_form(client, f"/practice/{GOOD_QUESTION}/draft", {"answer": draft}, from_page="/")
+    assert worker.drafts_idle(timeout=60)
+    finished = draft_units(draft)
+    assert finished and all(embedder.contains(text) for text in finished)
+    typing = split_units(check_answer(draft))[-1].text  # the sentence being typed is not embedded yet
+    assert typing not in finished and not embedder.contains(typing)
+    misses = embedder.misses
+    submit_answer(client, answer=answer)
+    worker.wait_idle(timeout=120)
+    assert embedder.misses - misses == len({u.text for u in split_units(check_answer(answer))} - set(finished))
 
 
 def test_autosave_after_the_session_ended_says_so_without_leaving_the_page(app, client):

@@ -1,5 +1,9 @@
 """Grading off the event loop: one worker thread that loads the grader once and grades stored answers.
 
+While an answer is being written, its autosaved drafts are handed to `prepare_draft`: a second thread embeds
+their finished sentences when no answer is waiting (in memory only), so the submitted answer costs only the
+sentences written since the last autosave. Nothing depends on it: a cold answer is graded the same way.
+
 An answer is committed first (repository.store_attempt); only its id travels through the queue, so a
 restart loses nothing: attempts still 'stored' are queued again when the worker starts. Grading is
 CPU-bound (50-200 ms), so one thread per process is enough and keeps the model's threads uncontended;
@@ -14,7 +18,8 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from anyio import to_thread
@@ -31,6 +36,7 @@ log = logging.getLogger(__name__)
 
 
 BLAS_THREADS = 1
+DRAFTS_KEPT = 256  # the newest draft per (user, question); older writers' drafts are dropped past this
 
 
 def _limit_blas_threads() -> None:
@@ -85,6 +91,11 @@ class GradingWorker:
         self._pending_lock = threading.Lock()
         self._queued: dict[str, Future[None]] = {}  # attempt id -> its job, while queued or being graded here
         self._seconds_per_answer = 0.3  # a moving average of the time one answer takes to grade (expected_wait)
+        self._drafts: OrderedDict[Hashable, str] = OrderedDict()  # newest text per writer, oldest first
+        self._drafts_changed = threading.Condition()
+        self._drafts_busy = False  # a draft is being embedded now
+        self._drafts_thread: threading.Thread | None = None
+        self.drafts_prepared = 0  # draft sentences sent to the embedder (tests and the timing log read it)
 
     def start(self) -> None:
         """Start loading the grader (idempotent); queued answers wait for it."""
@@ -149,6 +160,64 @@ class GradingWorker:
             log.exception("Could not prepare search by meaning; searches use words only")
             return
         self.search_ready.set()
+
+    def prepare_draft(self, key: Hashable, text: str) -> bool:
+        """Queue an autosaved draft (`key`: whose draft, e.g. (user id, question id)) to have its finished
+        sentences embedded in the background, after any answer waiting for its grade. Only the newest draft
+        per key is kept, and at most DRAFTS_KEPT keys. Returns False when the grader is not ready (nothing to
+        do: the answer is simply embedded at submit)."""
+        if not self.ready.is_set() or self._stopping.is_set() or self._grader is None:
+            return False
+        with self._drafts_changed:
+            self._drafts[key] = text
+            self._drafts.move_to_end(key)
+            while len(self._drafts) > DRAFTS_KEPT:
+                self._drafts.popitem(last=False)
+            if self._drafts_thread is None or not self._drafts_thread.is_alive():
+                self._drafts_thread = threading.Thread(target=self._prepare_drafts, name="coach-drafts", daemon=True)
+                self._drafts_thread.start()
+            self._drafts_changed.notify_all()
+        return True
+
+    def drafts_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued draft is embedded (tests); False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._drafts_changed:
+            while self._drafts or self._drafts_busy:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._drafts_changed.wait(remaining)
+        return True
+
+    def _prepare_drafts(self) -> None:
+        grader = self._grader
+        assert grader is not None
+
+        def answers_waiting() -> bool:
+            return self._pending > 0 or self._stopping.is_set()
+
+        while not self._stopping.is_set():
+            with self._drafts_changed:
+                while not self._drafts and not self._stopping.is_set():
+                    self._drafts_changed.wait(1.0)
+                if self._stopping.is_set():
+                    return
+                _key, text = self._drafts.popitem(last=False)
+                self._drafts_busy = True
+            try:
+                self._wait_for_idle_grader()  # answers waiting for their grade go first
+                # A few sentences at a time; an answer submitted meanwhile pauses the rest (the draft's newer
+                # version, or the submitted answer itself, embeds what is left).
+                self.drafts_prepared += grader.prepare_draft(text, keep_going=lambda: not answers_waiting())
+            except _Stopped:
+                return
+            except Exception:
+                log.exception("Could not embed a draft in advance; its answer is embedded when submitted")
+            finally:
+                with self._drafts_changed:
+                    self._drafts_busy = False
+                    self._drafts_changed.notify_all()
 
     def grader(self) -> Grader:
         """The loaded grader (for mock interviews, which grade each answer before choosing a follow-up)."""
@@ -249,6 +318,9 @@ class GradingWorker:
 
     def stop(self) -> None:
         self._stopping.set()
+        with self._drafts_changed:
+            self._drafts.clear()
+            self._drafts_changed.notify_all()
         with self._lock:
             if self._executor is not None:
                 # Unfinished attempts stay 'stored' in the database and are queued again at the next start.

@@ -151,6 +151,7 @@ def save_interview_draft(
     if ask is None:
         return render(request, "_draft_status.html", {"saved_at": None, "error": "This interview is over."})
     interview.save_draft(ask, answer)
+    services.worker.prepare_draft((user.id, f"interview:{session_id}"), answer)
     return render(request, "_draft_status.html", {"saved_at": utcnow(), "error": None})
 
 

@@ -79,6 +79,7 @@ def save_draft(
         return draft_not_saved_signed_out(request)
     services.bank.get(question_id)
     draft = repository.save_draft(services.db, user_id=user.id, question_id=question_id, text=answer)
+    services.worker.prepare_draft((user.id, question_id), answer)  # so the submitted answer grades faster
     return render(request, "_draft_status.html", {"saved_at": draft.updated_at, "error": None})
 
 
