@@ -6,9 +6,18 @@ attribute breaking, case and whitespace tricks, entity and URL encodings, SVG an
 themselves (`hx-get` + `hx-trigger=load`, `hx-on:*`), `</textarea>` to leave the answer box, and Jinja
 syntax. Every payload that could run sets `window.__xss`, which the browser test watches. Written for this
 project; none is copied from the list.
+
+The default suite sends the whole corpus where one request carries many payloads (answers, the uploaded
+pack, LLM feedback) and `CI_SAMPLE` where each payload costs requests of its own (drafts, display names,
+reflected input, the browser's page loads): 18 payloads with at least one of every shape above. Set
+COACH_FULL_CORPUS=1 to run every payload everywhere (do so before a release and after changing a template,
+the sanitiser or htmx's configuration): `COACH_FULL_CORPUS=1 .venv/bin/python -m pytest tests/test_web_xss.py
+tests/e2e/test_browser_xss.py`.
 """
 
 from __future__ import annotations
+
+import os
 
 XSS_PAYLOADS = [
     "<script>window.__xss=1</script>",
@@ -60,3 +69,27 @@ XSS_PAYLOADS = [
     '<template><img src=x onerror="window.__xss=47"></template>',
     '<noscript><p title="</noscript><img src=x onerror=window.__xss=48>">',
 ]
+
+# One payload of each shape, by position in XSS_PAYLOADS (the number each sets in window.__xss is position+1):
+CI_SAMPLE_POSITIONS = (
+    0,  # <script>
+    8,  # "> : leaves a double-quoted attribute
+    9,  # '> : leaves a single-quoted attribute
+    10,  # <svg onload>
+    13,  # MathML/<style> namespace confusion (mutation XSS)
+    14,  # javascript: URL
+    19,  # <iframe srcdoc>
+    23,  # autofocus + onfocus: fires with no click
+    26,  # </textarea>: leaves the answer box
+    28,  # </title>
+    29,  # hx-get + hx-trigger=load
+    31,  # hx-on:click
+    33,  # data-hx-* prefix
+    35,  # <meta http-equiv=refresh>
+    36,  # <base href>
+    40,  # Jinja/template syntax
+    42,  # already-escaped entities (double unescaping)
+    47,  # <noscript> parser differential
+)
+FULL_CORPUS = os.environ.get("COACH_FULL_CORPUS", "") not in ("", "0")
+CI_SAMPLE = XSS_PAYLOADS if FULL_CORPUS else [XSS_PAYLOADS[i] for i in CI_SAMPLE_POSITIONS]
