@@ -57,24 +57,31 @@ def live_server(tmp_path, e2e_grader) -> Iterator[str]:
     app.state.services.db.dispose()
 
 
-@pytest.fixture
-def browser_page(live_server):
-    """A Chromium page that records CSP violations and page errors (window.__csp, window.__errors)."""
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for the whole run (starting one costs about a second); each test gets a new
+    context from it (`browser_page`), so cookies, storage and cache never carry over between tests."""
     playwright_api = pytest.importorskip("playwright.sync_api")
     if CHROMIUM is None:
         pytest.skip("Chromium is not installed (apt-get install chromium, or `make system-deps`)")
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        # Injected by the browser itself (not subject to the page's CSP), before any page script runs.
-        context.add_init_script(
-            "window.__csp = []; document.addEventListener('securitypolicyviolation',"
-            " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
-        )
-        page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda error: page.errors.append(str(error)))
-        page.set_default_timeout(60_000)
-        yield page
-        context.close()
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def browser_page(live_server, chromium):
+    """A Chromium page in a fresh context that records CSP violations and page errors (window.__csp, page.errors)."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    # Injected by the browser itself (not subject to the page's CSP), before any page script runs.
+    context.add_init_script(
+        "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+        " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()

@@ -77,18 +77,10 @@ def test_answers_with_script_or_htmx_markup_never_run(browser_page, live_server)
     assert page.evaluate("window.__csp") == []
 
 
-def test_the_feedback_page_works_without_javascript(live_server, e2e_grader, monkeypatch):
-    import pytest
-
+def test_the_feedback_page_works_without_javascript(live_server, chromium, e2e_grader, monkeypatch):
     slow_grading(monkeypatch, e2e_grader)
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    from conftest import CHROMIUM
-
-    if CHROMIUM is None:
-        pytest.skip("Chromium is not installed")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        context = browser.new_context(java_script_enabled=False)
+    context = chromium.new_context(java_script_enabled=False)
+    try:
         page = context.new_page()
         page.set_default_timeout(60_000)
         sign_up(page, live_server, "nojs@example.org")
@@ -99,5 +91,5 @@ def test_the_feedback_page_works_without_javascript(live_server, e2e_grader, mon
         page.wait_for_url(re.compile(r".*/attempts/[0-9a-f]{32}$"))
         assert page.is_visible("#grading")
         page.wait_for_selector(".score-card", timeout=120_000)  # <noscript> refresh until the grade is there
+    finally:
         context.close()
-        browser.close()
