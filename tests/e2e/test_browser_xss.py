@@ -3,6 +3,9 @@
 The data is stored through the live server's own forms (an HTTP client on loopback), then a real browser
 opens every page that shows it: the drafts (in the answer box), answers (feedback, try again, history),
 a flag comment, an API token's name, the display name, and input reflected from the address bar.
+
+Every one of the 48 payloads is opened in the browser. By default the drafts carry four payloads each (12 answer
+boxes to open instead of 48, as the answers carry twelve); COACH_FULL_CORPUS=1 stores one payload per draft.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import httpx
 from bs4 import BeautifulSoup
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from xss_corpus import XSS_PAYLOADS  # noqa: E402
+from xss_corpus import FULL_CORPUS, XSS_PAYLOADS  # noqa: E402
 
 ANSWER = (
     "First I would pin down the intended use and the harms, because a false decline costs an applicant access "
@@ -43,13 +46,13 @@ def store_the_corpus(base: str) -> tuple[httpx.Client, list[str]]:
     assert client.post("/sign-up", data={**data, "display_name": name}).status_code == 303
     bank = BeautifulSoup(client.get("/bank").text, "html.parser")
     questions = sorted({a["href"].rsplit("/", 1)[-1] for a in bank.select('a[href^="/bank/"]')})
-    assert len(questions) >= 8
+    per_draft = 1 if FULL_CORPUS else 4
+    drafts = [XSS_PAYLOADS[start : start + per_draft] for start in range(0, len(XSS_PAYLOADS), per_draft)]
+    assert len(questions) >= len(drafts)  # one question per draft, so every draft is shown
     pages = ["/", "/history", "/account"]
-    for number, payload in enumerate(XSS_PAYLOADS):  # one draft per payload, spread over the questions
-        question = questions[number % len(questions)]
-        if number < len(questions):
-            pages.append(f"/practice/{question}")
-        post(client, f"/practice/{question}/draft", {"answer": f"{ANSWER} {payload}"})
+    for question, payloads in zip(questions, drafts, strict=False):
+        pages.append(f"/practice/{question}")
+        post(client, f"/practice/{question}/draft", {"answer": f"{ANSWER} {' '.join(payloads)}"})
     # Answers: the corpus in four graded attempts, each also opened as "try again".
     for start in range(0, len(XSS_PAYLOADS), 12):
         text = ANSWER + " " + " ".join(XSS_PAYLOADS[start : start + 12])
