@@ -11,6 +11,32 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _each_pack_text_parsed_once():
+    """Parse each distinct pack text with the real YAML parser once per run, then hand out deep copies.
+
+    Every app a test creates loads the shipped bank (7 YAML files); PyYAML's constructor runs in Python, and the
+    same texts were parsed again for each of the few hundred apps in a run (about a third of a web test's set-up
+    time). Only successful parses of identical text are reused: invalid YAML still raises from the real parser
+    every time, each caller gets its own copy to change, and the admin upload route (which imports the function
+    itself) always parses for real. Checks of the loader's own behaviour are unaffected."""
+    import copy
+
+    from coach.bank import loader
+
+    real = loader.parse_yaml_text
+    parsed: dict[str, object] = {}
+
+    def parse_yaml_text(text: str, name: str):
+        if text not in parsed:
+            parsed[text] = real(text, name)
+        return copy.deepcopy(parsed[text])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(loader, "parse_yaml_text", parse_yaml_text)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path, monkeypatch):
     """Point COACH_HOME at a temporary folder so no test touches the real home directory."""
