@@ -1,17 +1,25 @@
-"""Writer contention (RELIABILITY.md D3): many threads writing at once get through without "database is locked"."""
+"""Writer contention (RELIABILITY.md D3): many threads writing at once get through without "database is locked".
+
+The writers run for 2 s in the default suite (about 200 answers, 800 write transactions, per backend here)
+and for 5 s
+with COACH_FULL_CORPUS=1. tests/test_durability.py holds D3 itself (concurrent browsers over HTTP).
+"""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from datetime import timedelta
 
 from coach.storage import repository as repo
 
+SECONDS = 5 if os.environ.get("COACH_FULL_CORPUS", "") not in ("", "0") else 2
 
-def test_eight_writers_for_five_seconds_never_see_database_is_locked(db):
+
+def test_eight_writers_for_a_few_seconds_never_see_database_is_locked(db):
     users = [repo.create_user(db, email=f"w{i}@example.org", display_name=f"W{i}") for i in range(8)]
-    stop = time.monotonic() + 5
+    stop = time.monotonic() + SECONDS
     acked: list[str] = []
     errors: list[BaseException] = []
 
@@ -37,6 +45,7 @@ def test_eight_writers_for_five_seconds_never_see_database_is_locked(db):
         t.join()
 
     assert errors == []
+    print(f"8 writers for {SECONDS} s: {len(acked)} answers stored")
     assert len(acked) > 8  # every writer got through at least once
     stored = {a.id for user in users for a in repo.list_attempts(db, user_id=user.id)}
     assert set(acked) == stored
