@@ -1,8 +1,7 @@
 """Writer contention (RELIABILITY.md D3): many threads writing at once get through without "database is locked".
 
 The writers run for 2 s in the default suite (about 200 answers, 800 write transactions, per backend here)
-and for 5 s
-with COACH_FULL_CORPUS=1. tests/test_durability.py holds D3 itself (concurrent browsers over HTTP).
+and for 5 s with COACH_FULL_CORPUS=1. tests/test_durability.py holds D3 itself (concurrent browsers over HTTP).
 """
 
 from __future__ import annotations
