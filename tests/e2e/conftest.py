@@ -57,10 +57,13 @@ def live_server(tmp_path, e2e_grader) -> Iterator[str]:
     app.state.services.db.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """One headless Chromium for the whole run (starting one costs about a second); each test gets a new
-    context from it (`browser_page`), so cookies, storage and cache never carry over between tests."""
+    """One headless Chromium per test module (starting one costs about a second); each test gets a new
+    context from it (`browser_page`), so cookies, storage and cache never carry over between tests.
+
+    Not per session: while Playwright's sync API is open it marks its event loop as running in the main
+    thread, so `asyncio.run` in any later test (or in the code it calls) would refuse to start."""
     playwright_api = pytest.importorskip("playwright.sync_api")
     if CHROMIUM is None:
         pytest.skip("Chromium is not installed (apt-get install chromium, or `make system-deps`)")
