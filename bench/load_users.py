@@ -1,7 +1,8 @@
 """Issue 5's load figure: simulated users on loopback against a real `coach serve` (RELIABILITY.md section 5).
 
 Each user signs up once (setup, not timed into the page figures), then during the run signs in once in a
-fresh browser and loops: dashboard, bank, a question page, the practice page, writes for a while, submits,
+fresh browser and loops: dashboard, bank, a question page, the practice page, writes for a while (autosaving the
+text typed so far every 2-4 s, as the page does; --no-autosave for a browser without JavaScript), submits,
 waits for the feedback the way the page does (a held status request, then the graded page), and now and then
 opens the history. Printed: errors (target 0), page p95 (target <= 200 ms), answer acknowledged p95,
 submit-to-feedback p95 (target <= 1 s), and whether every acknowledged answer is in the database afterwards.
@@ -51,6 +52,8 @@ PAGE_LABELS = [
     "page: feedback",
     "page: history",
 ]
+# Autosaves are counted with the pages: the practice page sends them while the user types.
+PAGE_AND_AUTOSAVE_LABELS = [*PAGE_LABELS, "autosave"]
 
 
 async def setup_users(server: Server, count: int, recorder: Recorder) -> list[str]:
@@ -103,10 +106,14 @@ async def user_loop(
             await browser.page("page: question", f"/bank/{question.id}")
             await think(*args.think)
             key = await browser.open_practice(question.id)
-            await think(*args.write)
+            answer = make_answer(question, rng, n * 1000 + round_)
+            writing = min(rng.uniform(*args.write), max(0.0, deadline - time.perf_counter()))
+            if args.autosave:
+                await browser.write(question.id, answer, writing, rng)
+            else:
+                await asyncio.sleep(writing)
             if time.perf_counter() >= deadline:
                 break
-            answer = make_answer(question, rng, n * 1000 + round_)
             start = time.perf_counter()
             attempt_id = await browser.submit(question.id, answer, key, seconds=rng.uniform(60, 300))
             acknowledged[attempt_id] = (email, answer)
@@ -187,7 +194,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         db.dispose()
         log_text = server.log_text()
         slow_callbacks = [line for line in log_text.splitlines() if SLOW_CALLBACK in line]
-    pages = recorder.merged(PAGE_LABELS)
+    pages = recorder.merged(PAGE_AND_AUTOSAVE_LABELS)
     feedback = recorder.latencies.get("submit -> feedback shown", [])
     print(table(recorder))
     result = {
@@ -199,6 +206,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "hash_cost": args.hash_cost,
             "think_s": args.think,
             "write_s": args.write,
+            "autosave": args.autosave,
         },
         "machine": machine_context(),
         "ready_after_s": round(ready, 2),
@@ -214,6 +222,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # The submit's response waits up to 1.5 s for the grade when the grader's queue is short (after the
         # commit): this is time until the redirect arrives, not until the answer was safe.
         "ack": recorder.summary("submit (ack)"),
+        "autosave": recorder.summary("autosave"),
         "feedback_landed_graded": recorder.counts["submit landed on the graded page"],
         "feedback_reloaded_after_wait": recorder.counts["feedback page reloaded after grading"],
         "sign_in": recorder.summary("sign-in"),
@@ -248,6 +257,13 @@ def main() -> None:
     parser.add_argument("--hash-cost", choices=["production", "test"], default="production")
     parser.add_argument("--think", type=float, nargs=2, default=[1.0, 3.0], help="seconds between page views")
     parser.add_argument("--write", type=float, nargs=2, default=[5.0, 15.0], help="seconds spent writing an answer")
+    parser.add_argument(
+        "--no-autosave",
+        dest="autosave",
+        action="store_false",
+        help="write without autosaving drafts (the page autosaves 2 s after each pause; a user without JavaScript "
+        "does not)",
+    )
     parser.add_argument("--questions", type=int, default=None, help="use only the first N questions")
     parser.add_argument("--probe", type=float, default=0, help="L3: GET /healthz this many times a second")
     parser.add_argument(

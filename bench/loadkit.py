@@ -498,6 +498,26 @@ class Browser:
             raise BenchError("practice")
         return found.group(1)
 
+    async def write(self, question_id: str, answer: str, seconds: float, rng: random.Random) -> int:
+        """Type `answer` over `seconds` the way the practice page autosaves it: the box posts the text typed so
+        far each time the writer pauses (hx-trigger "input changed delay:2s"), here every 2-4 s, cut wherever
+        the typing has reached (mid-word, mid-sentence). Returns how many drafts were saved. Whatever was typed
+        after the last pause reaches the server only with the submit."""
+        start = time.perf_counter()
+        saved = 0
+        while True:
+            pause = rng.uniform(2.0, 4.0)
+            if time.perf_counter() - start + pause >= seconds:
+                await asyncio.sleep(max(0.0, seconds - (time.perf_counter() - start)))
+                return saved
+            await asyncio.sleep(pause)
+            typed = answer[: int(len(answer) * min(1.0, (time.perf_counter() - start) / seconds))]
+            data = {"answer": typed, "csrf_token": self.csrf}
+            await self.request(
+                "autosave", "POST", f"/practice/{question_id}/draft", data=data, headers={"hx-request": "true"}
+            )
+            saved += 1
+
     async def submit(self, question_id: str, answer: str, key: str, seconds: float) -> str:
         """POST the answer; returns the attempt id from the redirect (the answer is acknowledged)."""
         data = {"answer": answer, "idempotency_key": key, "seconds": f"{seconds:.0f}", "csrf_token": self.csrf}
