@@ -95,7 +95,7 @@ class GradingWorker:
         self._drafts_changed = threading.Condition()
         self._drafts_busy = False  # a draft is being embedded now
         self._drafts_thread: threading.Thread | None = None
-        self.drafts_prepared = 0  # draft sentences sent to the embedder (tests and the timing log read it)
+        self.drafts_prepared = 0  # draft sentences sent to the embedder so far (cached ones included)
 
     def start(self) -> None:
         """Start loading the grader (idempotent); queued answers wait for it."""
