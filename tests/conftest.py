@@ -124,6 +124,19 @@ def _empty_tables(db):
             conn.execute(table.delete())
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory):
+    """An empty SQLite database that the app's own open path created and migrated to head, once per run
+    (`make_app` in tests/test_web_support.py starts each new home from a copy)."""
+    from coach.settings import Settings
+    from coach.storage import open_database
+
+    settings = Settings(home=tmp_path_factory.mktemp("migrated-template") / "home", database_url=None)
+    open_database(settings).dispose()  # the last connection to close folds the WAL into the file
+    assert not settings.sqlite_path.with_name(settings.sqlite_path.name + "-wal").exists()
+    return settings.sqlite_path
+
+
 @pytest.fixture
 def db(make_db):
     """One fresh migrated database (parametrized over the storage backends)."""

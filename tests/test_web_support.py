@@ -7,6 +7,7 @@ loaded once per test run.
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,14 +46,25 @@ def web_settings(home: Path, **overrides):
 
 
 @pytest.fixture
-def make_app(tmp_path, real_grader):
-    """A factory of apps, each on its own COACH_HOME; `make_app(https=True)` overrides settings."""
+def make_app(tmp_path, real_grader, migrated_sqlite):
+    """A factory of apps, each on its own COACH_HOME; `make_app(https=True)` overrides settings.
+
+    A new SQLite home starts from a copy of `migrated_sqlite` (tests/conftest.py; 0700 folder, 0600 file, as the app makes them):
+    running the migrations cost every web test about 50 ms. The app still opens it the normal way (quick_check,
+    schema revision check). Creating and migrating a new database on open is tested in
+    tests/test_storage_migrations.py, and the e2e server and tests/test_durability.py start from nothing."""
     from coach.web.app import create_app
 
     apps = []
 
     def make(name: str = "web", **overrides):
-        app = create_app(web_settings(tmp_path / name, **overrides), grader=real_grader)
+        settings = web_settings(tmp_path / name, **overrides)
+        if settings.database_url is None and not settings.home.exists():
+            settings.home.mkdir(mode=0o700, parents=True)
+            settings.home.chmod(0o700)
+            shutil.copyfile(migrated_sqlite, settings.sqlite_path)
+            settings.sqlite_path.chmod(0o600)
+        app = create_app(settings, grader=real_grader)
         apps.append(app)
         return app
 
