@@ -175,8 +175,12 @@ def _sqlite_path(url: URL) -> Path:
 def _prepare_sqlite_file(path: Path) -> None:
     """Create the folder (0700) and the file (0600) ourselves: SQLite gives -wal/-shm the file's mode."""
     if not path.parent.exists():
-        path.parent.mkdir(parents=True, mode=0o700)
-        path.parent.chmod(0o700)  # mkdir's mode is filtered by the umask
+        try:
+            path.parent.mkdir(parents=True, mode=0o700)
+        except FileExistsError:
+            pass  # another process opening the same new database made it first (and set its mode)
+        else:
+            path.parent.chmod(0o700)  # mkdir's mode is filtered by the umask
     if not path.exists():
         fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
         os.close(fd)
