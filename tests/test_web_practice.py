@@ -61,8 +61,8 @@ def test_autosave_embeds_the_finished_sentences_so_the_submitted_answer_embeds_o
     worker.grader().prepare(app.state.services.bank.get(GOOD_QUESTION))  # rubric vectors are not counted below
     assert worker.search_ready.wait(60)  # nor the bank's, which the warm-up thread embeds
     embedder = worker.grader().embedder
-    tag = uuid.uuid4().hex[:8]  # sentences no earlier test embedded
-    answer = f"In case {tag} I would start with the harms. " + ANSWER
+    tag = uuid.uuid4().hex[:8]  # every sentence new to the cache (other tests embed ANSWER's own sentences)
+    answer = ANSWER.replace(". ", f" in case {tag}. ").replace("writing.", f"writing in case {tag}.")
     draft = answer[: len(answer) // 2]
     post_form(client, f"/practice/{GOOD_QUESTION}/draft", {"answer": draft}, from_page="/")
     assert worker.drafts_idle(timeout=60)
