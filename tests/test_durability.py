@@ -193,7 +193,7 @@ WRITERS = int(os.environ.get("COACH_D3_WRITERS") or (50 if FULL_RUN else 20))
 ROUNDS = 4
 
 
-def test_fifty_concurrent_users_writing_never_see_database_is_locked(backend_app, caplog):
+def test_concurrent_users_writing_never_see_database_is_locked(backend_app, caplog):
     """WRITERS signed-in browsers (threads; 20 by default, 50 as in RELIABILITY D3 with COACH_D3_WRITERS=50 or
     COACH_FULL_CORPUS=1) autosave, submit and flag at once while direct repository writers and the grading
     thread write too: no 5xx, no "locked"/"busy" in any response or log record, nothing lost."""
