@@ -29,16 +29,7 @@ from coach.grading.model import (
 )
 from coach.grading.rubric import cue_hits, cue_pattern
 from coach.grading.structure import assess_structure
-from coach.grading.text import (
-    MAX_ANSWER_CHARS,
-    Unit,
-    check_answer,
-    content_words,
-    has_negation,
-    normalise,
-    split_units,
-    words,
-)
+from coach.grading.text import Unit, check_answer, content_words, has_negation, split_units, words
 
 # Similarity bands (cosine, all-MiniLM-L6-v2), set on the dev set and the SemEval train split only.
 SUPPORT_LOW = 0.36  # below this a sentence gives no credit for a key point
@@ -113,13 +104,14 @@ def draft_units(draft: str) -> list[str]:
     """The sentences of an unfinished answer that grading the finished one will embed: every unit but the one
     being typed (the last, unless it already ends a sentence), each once. Splitting is the grader's own, so a
     sentence left unchanged in the submitted answer gives the same unit text (and the same cached vector)."""
-    if not isinstance(draft, str) or not draft.strip() or len(draft) > MAX_ANSWER_CHARS or "\x00" in draft:
+    try:
+        text = check_answer(draft)  # the grader's own checks and normalisation; a draft it refuses embeds nothing
+    except InvalidInput:
         return []
-    text = normalise(draft).strip()
     units = split_units(text)
     if units and not _FINISHED_RE.search(text):
         units = units[:-1]
-    return list(dict.fromkeys(u.text for u in _dedupe(units)[0]))
+    return [u.text for u in _dedupe(units)[0]]
 
 
 def _credit(support: float) -> float:
@@ -151,8 +143,9 @@ class Grader:
         for start in range(0, len(texts), batch):
             if keep_going is not None and not keep_going():
                 break
-            self.embedder.embed_batch(texts[start : start + batch])
-            done += len(texts[start : start + batch])
+            chunk = texts[start : start + batch]
+            self.embedder.embed_batch(chunk)
+            done += len(chunk)
         return done
 
     def grade(

@@ -26,7 +26,7 @@ from anyio import to_thread
 
 from coach.bank.loader import Bank
 from coach.errors import CoachError
-from coach.grading.embedders import Embedder
+from coach.grading.embedders import Embedder, shared_vectors
 from coach.grading.engine import Grader
 from coach.interview.session import schedule_attempt
 from coach.storage import Database, repository
@@ -95,7 +95,6 @@ class GradingWorker:
         self._drafts_changed = threading.Condition()
         self._drafts_busy = False  # a draft is being embedded now
         self._drafts_thread: threading.Thread | None = None
-        self.drafts_prepared = 0  # draft sentences sent to the embedder so far (cached ones included)
 
     def start(self) -> None:
         """Start loading the grader (idempotent); queued answers wait for it."""
@@ -152,8 +151,7 @@ class GradingWorker:
         try:
             for start in range(0, len(texts), 8):
                 self._wait_for_idle_grader()
-                embedder = self._grader.embedder
-                getattr(embedder, "embed_shared", embedder.embed_batch)(texts[start : start + 8])
+                shared_vectors(self._grader.embedder, texts[start : start + 8])
         except _Stopped:
             return
         except Exception:
@@ -209,7 +207,7 @@ class GradingWorker:
                 self._wait_for_idle_grader()  # answers waiting for their grade go first
                 # A few sentences at a time; an answer submitted meanwhile pauses the rest (the draft's newer
                 # version, or the submitted answer itself, embeds what is left).
-                self.drafts_prepared += grader.prepare_draft(text, keep_going=lambda: not answers_waiting())
+                grader.prepare_draft(text, keep_going=lambda: not answers_waiting())
             except _Stopped:
                 return
             except Exception:
